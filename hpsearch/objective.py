@@ -1,0 +1,135 @@
+"""A trial: one configuration trained with every seed of the spec, scored by mean dev F1.
+
+Step numbering: ``trial.report(dev_f1, step=i)`` where ``i`` is the seed's index in
+``spec.seeds`` (0-based), so the dashboard plots one point per seed.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from hpsearch.progress import Progress
+from hpsearch.results import SeedResult, mean, population_std, seed_attr_key, seed_results_from_attrs
+from hpsearch.spaces import Config
+from hpsearch.spec import StudySpec
+from hpsearch.storage import with_retries
+from hpsearch.study import CONFIG_ATTR
+from hpsearch.training import RunHooks, TrainingData
+
+if TYPE_CHECKING:
+    import optuna
+
+RUN_DIR_ATTR = "run_dir"
+
+
+class Trainer(Protocol):
+    """Trains one seed of one configuration. ``FlairTrainer`` is the real one."""
+
+    def train(self, spec: StudySpec, config: Config, seed: int, out_dir: Path, hooks: RunHooks) -> SeedResult: ...
+
+
+class FlairTrainer:
+    """Trains with Flair; each corpus is loaded once per process and shared by every run."""
+
+    def __init__(self, data_dir: Path | None = None) -> None:
+        self.data_dir = data_dir
+        self._data: dict[tuple[str, ...], TrainingData] = {}
+
+    def data_for(self, spec: StudySpec) -> TrainingData:
+        from hpsearch.data import label_dictionary, load_corpus
+
+        key = tuple(d.key for d in spec.datasets)
+        if key not in self._data:
+            data_dir = self.data_dir or (Path(spec.data_dir) if spec.data_dir else None)
+            corpus = load_corpus(spec.datasets, data_dir)
+            self._data[key] = TrainingData(corpus=corpus, labels=label_dictionary(corpus))
+        return self._data[key]
+
+    def train(self, spec: StudySpec, config: Config, seed: int, out_dir: Path, hooks: RunHooks) -> SeedResult:
+        from hpsearch.training import train_seed
+
+        return train_seed(self.data_for(spec), spec.model, config, seed, out_dir, hooks=hooks)
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    value: float
+    runs: tuple[SeedResult, ...]
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for package in ("hpsearch", "flair", "torch", "transformers", "optuna"):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            out[package] = "not installed"
+    return out
+
+
+def trial_dir(output_dir: Path, study_name: str, trial_number: int, config: Config) -> Path:
+    return output_dir / study_name / f"trial-{trial_number:04d}-{config.name}"
+
+
+def run_trial(
+    trial: optuna.Trial,
+    spec: StudySpec,
+    trainer: Trainer,
+    *,
+    output_dir: Path,
+    progress: Progress,
+    hooks: RunHooks,
+) -> TrialOutcome:
+    """Train every seed not yet done, storing each seed's result on the trial as soon as it is known.
+
+    Raises:
+        RunInterrupted, TrainingError: from the trainer; seeds stored so far stay on the trial.
+    """
+    config = spec.space.suggest(trial)
+    run_root = trial_dir(output_dir, trial.study.study_name, trial.number, config)
+    trial.set_user_attr(CONFIG_ATTR, config.name)
+    trial.set_user_attr(RUN_DIR_ATTR, str(run_root.resolve()))
+    progress.trial_started(trial.study.study_name, trial.number, config, len(spec.seeds))
+
+    done = seed_results_from_attrs(trial.user_attrs)
+    runs: list[SeedResult] = []
+    for index, seed in enumerate(spec.seeds):
+        result = done.get(seed)
+        progress.seed_started(index, seed, skipped=result is not None)
+        if result is None:
+            result = trainer.train(spec, config, seed, run_root / f"seed-{seed}", _with_progress(hooks, progress))
+            with_retries(trial.set_user_attr, seed_attr_key(seed), result.to_attr())
+            progress.seed_done(result)
+        with_retries(trial.report, result.dev_f1, index)
+        runs.append(result)
+
+    dev = [r.dev_f1 for r in runs]
+    test = [r.test_f1 for r in runs if r.test_f1 is not None]
+    attrs = {
+        "dev_f1_per_seed": dev,
+        "dev_f1_mean": mean(dev),
+        "dev_f1_std": population_std(dev),
+        "test_f1_per_seed": test,
+        "test_f1_mean": mean(test) if test else None,
+        "test_f1_std": population_std(test) if test else None,
+        "wall_time_s": sum(r.wall_time_s for r in runs),
+        "device": ", ".join(sorted({r.device for r in runs})),
+        "versions": versions(),
+        "seeds": list(spec.seeds),
+    }
+    for key, value in attrs.items():
+        with_retries(trial.set_user_attr, key, value)
+    return TrialOutcome(value=mean(dev), runs=tuple(runs))
+
+
+def _with_progress(hooks: RunHooks, progress: Progress) -> RunHooks:
+    def on_epoch(epoch: int, dev_f1: float) -> None:
+        progress.epoch_done(epoch, dev_f1)
+        if hooks.on_epoch is not None:
+            hooks.on_epoch(epoch, dev_f1)
+
+    return RunHooks(stop=hooks.stop, on_epoch=on_epoch, on_batch=progress.batch_done)

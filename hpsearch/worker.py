@@ -1,0 +1,265 @@
+"""The worker loop: claim a queued trial, train it, store the result, until nothing is left.
+
+Ownership of RUNNING trials: a worker owns the trials it claimed and keeps their heartbeat
+alive. A trial whose heartbeat stops (the worker was killed) is failed by whichever worker
+looks next and re-queued, keeping its finished seeds. A stopped worker (SIGTERM, Ctrl-C)
+re-queues its own trial at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hpsearch.errors import SpecError, TrainingError
+from hpsearch.objective import RUN_DIR_ATTR, FlairTrainer, Trainer, run_trial
+from hpsearch.progress import LineProgress, Progress
+from hpsearch.retry import FAIL_REASON, requeue
+from hpsearch.spec import StudySpec
+from hpsearch.storage import mask_url, open_storage, with_retries
+from hpsearch.study import load_study
+from hpsearch.training import RunHooks, RunInterrupted, remove_run_models
+
+if TYPE_CHECKING:
+    import optuna
+
+log = logging.getLogger("hpsearch.worker")
+KEEP_MODELS = ("all", "best", "none")
+
+
+@dataclass
+class WorkerOptions:
+    """How one worker runs. Defaults suit one GPU on one machine."""
+
+    output_dir: Path = Path("runs")
+    data_dir: Path | None = None
+    device: str = "auto"
+    keep_models: str = "best"
+    n_trials: int | None = None
+    timeout_s: float | None = None
+    heartbeat_interval: int = 20
+    grace_period: int = 60
+    max_retries: int = 3
+    handle_signals: bool = True
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        if self.keep_models not in KEEP_MODELS:
+            raise SpecError(f"--keep-models must be one of {', '.join(KEEP_MODELS)}, but got {self.keep_models!r}.")
+        if self.n_trials is not None and self.n_trials < 1:
+            raise SpecError(f"--n-trials must be >= 1, but got {self.n_trials}.")
+        if self.heartbeat_interval < 1 or self.grace_period <= self.heartbeat_interval:
+            raise SpecError("the grace period must be longer than the heartbeat interval.")
+
+
+@dataclass(frozen=True)
+class WorkerSummary:
+    completed: int
+    failed: int
+    interrupted: bool
+
+
+def pin_gpu(gpu: int | str) -> None:
+    """Restrict this process to one GPU; must run before torch initialises CUDA."""
+    os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
+
+
+def select_device(device: str) -> str:
+    import flair
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise SpecError("--device cuda was asked for, but no CUDA GPU is visible; use --device cpu.")
+    if device not in ("cpu",) and not device.startswith("cuda"):
+        raise SpecError(f"--device must be auto, cpu or cuda[:N], but got {device!r}.")
+    flair.device = torch.device(device)
+    return device
+
+
+def run_worker(
+    storage_url: str,
+    study_names: Sequence[str],
+    options: WorkerOptions | None = None,
+    *,
+    trainer: Trainer | None = None,
+    progress: Progress | None = None,
+) -> WorkerSummary:
+    """Pull queued trials from the studies (in the order given) and train them until none is left.
+
+    Args:
+        storage_url: The Optuna storage.
+        study_names: Studies to serve; a worker takes the next queued trial across them.
+        options: Worker settings.
+        trainer: What trains a seed; ``FlairTrainer`` unless given (tests pass a fake one).
+        progress: Where events go; one log line each unless given.
+
+    Raises:
+        StorageError, StudyNotFoundError: before any trial is claimed.
+    """
+    options = options or WorkerOptions()
+    progress = progress or LineProgress()
+    storage = open_storage(
+        storage_url,
+        must_exist=True,
+        heartbeat_interval=options.heartbeat_interval,
+        grace_period=options.grace_period,
+        max_retries=options.max_retries,
+    )
+    studies = [load_study(storage, name) for name in study_names]
+    if trainer is None:
+        select_device(options.device)
+        trainer = FlairTrainer(options.data_dir)
+    restore = _install_signal_handlers(options.stop) if options.handle_signals else None
+    started = time.monotonic()
+    completed = failed = 0
+    progress.message(f"worker pid={os.getpid()} serving {', '.join(study_names)} on {mask_url(storage_url)}")
+    try:
+        while not options.stop.is_set():
+            if options.n_trials is not None and completed + failed >= options.n_trials:
+                break
+            if options.timeout_s is not None and time.monotonic() - started > options.timeout_s:
+                break
+            claimed = with_retries(lambda: _claim_next(studies))
+            if claimed is None:
+                progress.message("no queued trial left; worker exits")
+                break
+            study, spec, trial = claimed
+            state = _train_claimed(study, spec, trial, trainer, storage, options, progress)
+            if state == "complete":
+                completed += 1
+            elif state == "failed":
+                failed += 1
+    finally:
+        if restore is not None:
+            restore()
+    return WorkerSummary(completed=completed, failed=failed, interrupted=options.stop.is_set())
+
+
+def _claim_next(studies: Sequence[tuple[optuna.Study, StudySpec]]) -> tuple[optuna.Study, StudySpec, Any] | None:
+    import optuna
+    from optuna.trial import TrialState
+
+    for study, spec in studies:
+        optuna.storages.fail_stale_trials(study)
+        for frozen in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            # As Study.ask does, but never creates a trial: the queue is the study's budget.
+            if study._storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
+                return study, spec, optuna.Trial(study, frozen._trial_id)
+    return None
+
+
+def _train_claimed(
+    study: optuna.Study,
+    spec: StudySpec,
+    trial: optuna.Trial,
+    trainer: Trainer,
+    storage: optuna.storages.RDBStorage,
+    options: WorkerOptions,
+    progress: Progress,
+) -> str:
+    from optuna.trial import TrialState
+
+    heartbeat = _Heartbeat(storage, trial._trial_id, options.heartbeat_interval)
+    heartbeat.start()
+    try:
+        outcome = run_trial(
+            trial, spec, trainer, output_dir=options.output_dir, progress=progress, hooks=RunHooks(stop=options.stop)
+        )
+    except RunInterrupted:
+        heartbeat.stop()
+        with_retries(lambda: _fail(study, trial, "interrupted: the worker was stopped; re-queued"))
+        with_retries(lambda: requeue(study, study._storage.get_trial(trial._trial_id), count_as_retry=False))
+        progress.trial_done("interrupted", None, "re-queued with its finished seeds")
+        return "interrupted"
+    except Exception as e:
+        heartbeat.stop()
+        reason = str(e) if isinstance(e, TrainingError) else f"{type(e).__name__}: {e}"
+        log.debug("trial %s failed", trial.number, exc_info=True)
+        with_retries(lambda: _fail(study, trial, reason))
+        progress.trial_done("failed", None, reason)
+        return "failed"
+    heartbeat.stop()
+    with_retries(lambda: study.tell(trial, outcome.value, skip_if_finished=True))
+    progress.trial_done("complete", outcome.value)
+    _clean_models(study, trial, options)
+    return "complete" if study._storage.get_trial(trial._trial_id).state == TrialState.COMPLETE else "failed"
+
+
+def _fail(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
+    from optuna.trial import TrialState
+
+    trial.set_user_attr(FAIL_REASON, reason[:2000])
+    study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+
+
+def _clean_models(study: optuna.Study, trial: optuna.Trial, options: WorkerOptions) -> None:
+    """Apply --keep-models once a trial is scored."""
+    own = Path(trial.user_attrs[RUN_DIR_ATTR]) if RUN_DIR_ATTR in trial.user_attrs else None
+    if options.keep_models == "all" or own is None:
+        return
+    if options.keep_models == "none":
+        remove_run_models(own)
+        return
+    best = study.best_trial
+    if best.number != trial.number:
+        remove_run_models(own)
+        return
+    for other in study.get_trials(deepcopy=False):
+        path = other.user_attrs.get(RUN_DIR_ATTR)
+        if other.number != trial.number and path:
+            remove_run_models(Path(path))
+
+
+class _Heartbeat:
+    """Records a running trial's heartbeat in a thread; survives storage outages."""
+
+    def __init__(self, storage: optuna.storages.RDBStorage, trial_id: int, interval: int) -> None:
+        self._storage = storage
+        self._trial_id = trial_id
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hpsearch-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._storage.record_heartbeat(self._trial_id)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._storage.record_heartbeat(self._trial_id)
+            except Exception as e:  # noqa: BLE001 - keep beating once the database is back
+                log.warning("heartbeat failed (%s); retrying", type(e).__name__)
+
+
+def _install_signal_handlers(stop: threading.Event) -> Callable[[], None] | None:
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, _frame: Any) -> None:
+        if stop.is_set():
+            log.warning("second signal: exiting at once")
+            os._exit(130)
+        log.warning("%s received: stopping; the running trial is re-queued", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+    return restore
