@@ -73,7 +73,8 @@ def run_fleet(gpus_text: str, argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     procs: dict[int, subprocess.Popen[bytes]] = {}
     for gpu in gpus:
-        env = {**os.environ, "CUDA_VISIBLE_DEVICES": str(gpu)}
+        # Workers sharing one terminal print lines: live views would overwrite each other.
+        env = {**os.environ, "CUDA_VISIBLE_DEVICES": str(gpu), "HPSEARCH_PROGRESS": "lines"}
         # A session of its own: a terminal's Ctrl-C reaches the workers once, through forward().
         procs[gpu] = subprocess.Popen(
             [sys.executable, "-m", "hpsearch", *worker_argv(argv, gpu)], env=env, start_new_session=True

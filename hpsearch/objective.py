@@ -7,18 +7,20 @@ Step numbering: ``trial.report(dev_f1, step=i)`` where ``i`` is the seed's index
 from __future__ import annotations
 
 import platform
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from hpsearch.pretrained import PretrainedCache
 from hpsearch.progress import Progress
 from hpsearch.results import SeedResult, mean, population_std, seed_attr_key, seed_results_from_attrs
 from hpsearch.spaces import Config
 from hpsearch.spec import StudySpec
 from hpsearch.storage import with_retries
 from hpsearch.study import CONFIG_ATTR
-from hpsearch.training import RunHooks, TrainingData
+from hpsearch.training import RunHooks, TrainingData, TrainingOptions
 
 if TYPE_CHECKING:
     import optuna
@@ -33,11 +35,16 @@ class Trainer(Protocol):
 
 
 class FlairTrainer:
-    """Trains with Flair; each corpus is loaded once per process and shared by every run."""
+    """Trains with Flair. Built once per worker process, it shares between runs what does not change:
+    each corpus and its label dictionary, and the pretrained tokenizer, config and weights
+    (read once, copied for every seed; see ``TrainingOptions.reuse_weights``).
+    """
 
-    def __init__(self, data_dir: Path | None = None) -> None:
+    def __init__(self, data_dir: Path | None = None, options: TrainingOptions | None = None) -> None:
         self.data_dir = data_dir
+        self.options = options or TrainingOptions()
         self._data: dict[tuple[str, ...], TrainingData] = {}
+        self._pretrained = PretrainedCache()
 
     def data_for(self, spec: StudySpec) -> TrainingData:
         from hpsearch.data import label_dictionary, load_corpus
@@ -52,7 +59,16 @@ class FlairTrainer:
     def train(self, spec: StudySpec, config: Config, seed: int, out_dir: Path, hooks: RunHooks) -> SeedResult:
         from hpsearch.training import train_seed
 
-        return train_seed(self.data_for(spec), spec.model, config, seed, out_dir, hooks=hooks)
+        return train_seed(
+            self.data_for(spec),
+            spec.model,
+            config,
+            seed,
+            out_dir,
+            hooks=hooks,
+            options=self.options,
+            pretrained=self._pretrained,
+        )
 
 
 @dataclass(frozen=True)
@@ -71,6 +87,23 @@ def versions() -> dict[str, str]:
     return out
 
 
+def summary_attrs(runs: Sequence[SeedResult], seeds: Sequence[int]) -> dict[str, Any]:
+    """A finished trial's aggregates, as user attributes (the dashboard shows them)."""
+    dev = [r.dev_f1 for r in runs]
+    test = [r.test_f1 for r in runs if r.test_f1 is not None]
+    return {
+        "dev_f1_per_seed": dev,
+        "dev_f1_mean": mean(dev),
+        "dev_f1_std": population_std(dev),
+        "test_f1_per_seed": test,
+        "test_f1_mean": mean(test) if test else None,
+        "test_f1_std": population_std(test) if test else None,
+        "wall_time_s": sum(r.wall_time_s for r in runs),
+        "device": ", ".join(sorted({r.device for r in runs if r.device})),
+        "seeds": list(seeds),
+    }
+
+
 def trial_dir(output_dir: Path, study_name: str, trial_number: int, config: Config) -> Path:
     return output_dir / study_name / f"trial-{trial_number:04d}-{config.name}"
 
@@ -83,8 +116,12 @@ def run_trial(
     output_dir: Path,
     progress: Progress,
     hooks: RunHooks,
+    after_seed: Callable[[int, Path], None] | None = None,
 ) -> TrialOutcome:
     """Train every seed not yet done, storing each seed's result on the trial as soon as it is known.
+
+    ``after_seed(seed, run_dir)`` is called once a seed trained here is stored (the worker uploads
+    its ``training.log`` to the artifact store).
 
     Raises:
         RunInterrupted, TrainingError: from the trainer; seeds stored so far stay on the trial.
@@ -104,25 +141,16 @@ def run_trial(
             result = trainer.train(spec, config, seed, run_root / f"seed-{seed}", _with_progress(hooks, progress))
             with_retries(trial.set_user_attr, seed_attr_key(seed), result.to_attr())
             progress.seed_done(result)
+            if after_seed is not None:
+                after_seed(seed, run_root / f"seed-{seed}")
         with_retries(trial.report, result.dev_f1, index)
         runs.append(result)
 
-    dev = [r.dev_f1 for r in runs]
-    test = [r.test_f1 for r in runs if r.test_f1 is not None]
-    attrs = {
-        "dev_f1_per_seed": dev,
-        "dev_f1_mean": mean(dev),
-        "dev_f1_std": population_std(dev),
-        "test_f1_per_seed": test,
-        "test_f1_mean": mean(test) if test else None,
-        "test_f1_std": population_std(test) if test else None,
-        "wall_time_s": sum(r.wall_time_s for r in runs),
-        "device": ", ".join(sorted({r.device for r in runs})),
-        "versions": versions(),
-        "seeds": list(spec.seeds),
-    }
+    attrs = summary_attrs(runs, spec.seeds)
+    attrs["versions"] = versions()
     for key, value in attrs.items():
         with_retries(trial.set_user_attr, key, value)
+    dev = [r.dev_f1 for r in runs]
     return TrialOutcome(value=mean(dev), runs=tuple(runs))
 
 

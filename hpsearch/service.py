@@ -5,16 +5,20 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from hpsearch.imports import ImportSummary
 
 from hpsearch.data import check_data_dir
 from hpsearch.errors import SpecError, StudyNotFoundError
 from hpsearch.spec import StudySpec, load_config, parse_seeds, spec_from_options
-from hpsearch.storage import mask_url, open_storage
-from hpsearch.study import create_study, load_study, study_names, study_results
+from hpsearch.storage import mask_url, open_storage, parse_url
+from hpsearch.study import StudyResults, create_study, load_study, study_names, study_results
 from hpsearch.worker import WorkerOptions, WorkerSummary, run_worker
 from hpsearch.zoo import check_hub_model
 
@@ -38,8 +42,9 @@ def build_spec(
     context_sizes: Sequence[int] = (),
     seeds: str | None = None,
     data_dir: Path | None = None,
+    amp: bool = False,
 ) -> StudySpec:
-    """The spec from a config file or from ``--model`` and grid options."""
+    """The spec from a config file or from ``--model`` and grid options; ``amp`` switches on mixed precision."""
     if (model is None) == (config is None):
         raise SpecError("give either --model (a preset, hub id or folder) or --config FILE.")
     if config is not None:
@@ -49,6 +54,8 @@ def build_spec(
         spec = load_config(config)
         if data_dir is not None:
             spec = StudySpec(**{**spec.__dict__, "data_dir": str(data_dir.resolve())})
+        if amp:
+            spec = StudySpec(**{**spec.__dict__, "space": replace(spec.space, amp=(True,))})
         return spec
     assert model is not None
     return spec_from_options(
@@ -60,6 +67,7 @@ def build_spec(
         context_sizes=context_sizes,
         seeds=parse_seeds(seeds) if seeds else (),
         data_dir=str(data_dir.resolve()) if data_dir else None,
+        amp=amp,
     )
 
 
@@ -76,10 +84,12 @@ def create_from_options(
     context_sizes: Sequence[int] = (),
     seeds: str | None = None,
     data_dir: Path | None = None,
+    amp: bool = False,
     if_exists: str = "fail",
     warn: Callable[[str], None] = lambda _text: None,
 ) -> Created:
     """Validate everything first, then create the study; on any error nothing is written."""
+    parse_url(storage_url)
     spec = build_spec(
         model=model,
         config=config,
@@ -90,6 +100,7 @@ def create_from_options(
         context_sizes=context_sizes,
         seeds=seeds,
         data_dir=data_dir,
+        amp=amp,
     )
     if spec.data_dir is not None:
         check_data_dir(Path(spec.data_dir), spec.datasets)
@@ -111,13 +122,22 @@ def start_worker(
     verbose: bool = False,
     **options: object,
 ) -> WorkerSummary:
-    """Run one worker in this process on the studies matching ``patterns``."""
-    configure_logging(quiet=quiet, verbose=verbose)
+    """Run one worker in this process on the studies matching ``patterns``.
+
+    In a terminal it shows a live view (``RichProgress``), else one line per event.
+    """
+    from hpsearch.progress import RichProgress, choose_progress
+
+    progress = choose_progress(quiet=quiet, verbose=verbose)
+    live = progress if isinstance(progress, RichProgress) else None
+    configure_logging(quiet=quiet, verbose=verbose, handler=live.log_handler() if live else None)
     storage = open_storage(storage_url, must_exist=True)
     names = resolve_studies(storage, patterns)
-    from hpsearch.progress import LineProgress
-
-    return run_worker(storage_url, names, WorkerOptions(**options), progress=LineProgress(quiet=quiet, verbose=verbose))
+    try:
+        return run_worker(storage_url, names, WorkerOptions(**options), progress=progress)
+    finally:
+        if live is not None:
+            live.close()
 
 
 def resolve_studies(storage: object, patterns: Sequence[str]) -> list[str]:
@@ -144,13 +164,14 @@ def status_tables(storage_url: str, study: str | None) -> list[Table]:
 
     storage = open_storage(storage_url, must_exist=True)
     if study is not None:
-        return [trials_table(study_results(*load_study(storage, study)))]
+        results = study_results(*load_study(storage, study))
+        return [studies_table([results]), trials_table(results)]
     results = [study_results(*load_study(storage, name)) for name in study_names(storage)]
     return [studies_table(results)]
 
 
-def configure_logging(*, quiet: bool = False, verbose: bool = False) -> None:
-    """hpsearch's events on stderr; Flair's own console lines and progress bars only with ``verbose``."""
+def configure_logging(*, quiet: bool = False, verbose: bool = False, handler: logging.Handler | None = None) -> None:
+    """hpsearch's events on stderr (or ``handler``); Flair's console lines and progress bars only with ``verbose``."""
     import os
     import warnings
 
@@ -160,8 +181,9 @@ def configure_logging(*, quiet: bool = False, verbose: bool = False) -> None:
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"flair\..*")
     if not verbose:
         os.environ.setdefault("TQDM_DISABLE", "1")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    if handler is None:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
     hp = logging.getLogger("hpsearch")
     hp.handlers[:] = [handler]
     hp.setLevel(logging.INFO)
@@ -171,3 +193,107 @@ def configure_logging(*, quiet: bool = False, verbose: bool = False) -> None:
     for h in logging.getLogger("flair").handlers:
         if not isinstance(h, logging.FileHandler):
             h.setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+# --- results ------------------------------------------------------------------------------------
+
+
+def load_results(storage_url: str, name: str) -> StudyResults:
+    storage = open_storage(storage_url, must_exist=True)
+    return study_results(*load_study(storage, name))
+
+
+def load_many(storage_url: str, patterns: Sequence[str]) -> list[StudyResults]:
+    storage = open_storage(storage_url, must_exist=True)
+    return [study_results(*load_study(storage, n)) for n in resolve_studies(storage, patterns)]
+
+
+def study_report(storage_url: str, name: str, *, debug: bool = False) -> str:
+    """The recipe parser's sections for one study, then the cost of the search."""
+    from hpsearch.report import cost_summary, recipe_sections, render_cost
+
+    results = load_results(storage_url, name)
+    return recipe_sections(results.configs, debug=debug) + "\n" + render_cost(cost_summary(results.configs))
+
+
+def comparison(storage_url: str, patterns: Sequence[str], fmt: str) -> str:
+    """The comparison table across studies, one row per study."""
+    from hpsearch.report import FORMATS, render_comparison
+
+    if fmt not in FORMATS:
+        raise SpecError(f"--format must be one of {', '.join(FORMATS)}, but got {fmt!r}.")
+    rows = []
+    for r in load_many(storage_url, patterns):
+        finished = r.count("waiting") == 0 and r.count("running") == 0
+        rows.append((r.spec.label, r.configs, None if not finished else "finished"))
+    return render_comparison(rows, fmt)
+
+
+@dataclass(frozen=True)
+class Best:
+    study: str
+    configuration: str
+    trial: int
+    dev_mean: float
+    dev_std: float
+    dev_per_seed: dict[int, float]
+    test_mean: float
+    test_std: float
+    model_files: dict[int, str]
+
+    def to_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def best_of(storage_url: str, name: str) -> Best:
+    """The best complete configuration and where its kept model files are."""
+    from hpsearch.objective import RUN_DIR_ATTR
+
+    storage = open_storage(storage_url, must_exist=True)
+    study, spec = load_study(storage, name)
+    results = study_results(study, spec)
+    best = results.best
+    if best is None:
+        raise SpecError(f"study {name!r} has no complete trial yet; see hpsearch status --study {name}.")
+    trial = study.trials[best.trial_number or 0]
+    run_dir = trial.user_attrs.get(RUN_DIR_ATTR)
+    files = {}
+    if run_dir:
+        for run in best.finished_runs:
+            path = Path(run_dir) / f"seed-{run.seed}" / "best-model.pt"
+            if path.is_file():
+                files[run.seed] = str(path)
+    return Best(
+        study=name,
+        configuration=best.name,
+        trial=best.trial_number or 0,
+        dev_mean=best.dev_mean,
+        dev_std=best.dev_std,
+        dev_per_seed={r.seed: r.dev_f1 for r in best.finished_runs},
+        test_mean=best.test_mean,
+        test_std=best.test_std,
+        model_files=files,
+    )
+
+
+def parse_logs(pattern: str, root: Path | None = None, *, debug: bool = False) -> tuple[str, tuple[str, ...]]:
+    """The recipe parser's sections for old Flair run folders, and the warnings met."""
+    from hpsearch.logs import collect_runs
+    from hpsearch.report import recipe_sections
+
+    scan = collect_runs(pattern, root)
+    return recipe_sections(scan.results, debug=debug), scan.warnings
+
+
+def import_logs(storage_url: str, pattern: str, study: str | None, root: Path | None = None) -> ImportSummary:
+    from hpsearch.imports import import_scan
+    from hpsearch.logs import collect_runs
+
+    scan = collect_runs(pattern, root)
+    return import_scan(open_storage(storage_url), scan, study)
+
+
+def plot(storage_url: str, patterns: Sequence[str], out_file: Path) -> Path:
+    from hpsearch.plot import plot_study
+
+    return plot_study({r.name: r.configs for r in load_many(storage_url, patterns)}, out_file)

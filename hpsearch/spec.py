@@ -98,6 +98,8 @@ class StudySpec:
 
     def to_dict(self) -> dict[str, Any]:
         space = {f.name: list(getattr(self.space, f.name)) for f in fields(self.space)}
+        if self.space.amp == (False,):
+            del space["amp"]  # specs stored before --amp existed stay equal
         return {
             "spec_version": SPEC_VERSION,
             "model": self.model,
@@ -241,6 +243,7 @@ def _from_toml(data: Mapping[str, Any], path: Path) -> StudySpec:
         layers=tuple(_list_of(space_data, "layers", str, path, ["-1"])),
         subtoken_poolings=tuple(_list_of(space_data, "subtoken_poolings", str, path, ["first"])),
         use_crf=tuple(_list_of(space_data, "use_crf", bool, path, [False])),
+        amp=tuple(_list_of(space_data, "amp", bool, path, [False])),
     )
     datasets = tuple(DatasetRef.parse(d) for d in _list_of(data, "datasets", str, path, ["ajmc/en"]))
     data_dir = data.get("data_dir")
@@ -318,6 +321,7 @@ def spec_from_options(
     context_sizes: Sequence[int] = (),
     seeds: Sequence[int] = (),
     data_dir: str | None = None,
+    amp: bool = False,
 ) -> StudySpec:
     """A spec from ``--model`` and grid options; unset options keep the preset's (or the recipe's) values."""
     source, label = resolve_model(model)
@@ -329,6 +333,7 @@ def spec_from_options(
         batch_sizes=tuple(batch_sizes) or (4, 8),
         epochs=tuple(epochs) or (10,),
         context_sizes=tuple(context_sizes) or (0,),
+        amp=(amp,),
     )
     return StudySpec(
         model=source,

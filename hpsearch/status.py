@@ -26,14 +26,35 @@ def _duration(seconds: float) -> str:
 
 
 def eta_seconds(results: StudyResults, workers: int | None = None) -> float | None:
-    """Remaining time from the measured time per trial, spread over the workers running now."""
+    """Remaining time from the measured time per trial, spread over the workers running now.
+
+    A queued or running configuration counts for the share of its seeds not yet finished (a retry
+    keeps the seeds its failed trial finished); with no trial running, one worker is assumed.
+    """
     done = [c for c in results.configs if c.state == "complete" and c.wall_time_s > 0]
-    left = sum(1 for c in results.configs if c.state in ("waiting", "running"))
-    if not done or not left:
+    left = sum(
+        1 - len(c.finished_runs) / max(1, len(c.seeds_planned))
+        for c in results.configs
+        if c.state in ("waiting", "running")
+    )
+    if not done or left <= 0:
         return None
     per_trial = sum(c.wall_time_s for c in done) / len(done)
     running = workers or max(1, results.count("running"))
     return per_trial * left / running
+
+
+def device_hours(results: StudyResults) -> float:
+    """Training time of every seed run of the study, in hours; a seed that a retry inherited counts once."""
+    seen: set[tuple[object, ...]] = set()
+    total = 0.0
+    for c in results.all_trials:
+        for r in c.runs:
+            key = (c.name, r.seed, r.wall_time_s, r.dev_curve)
+            if key not in seen:
+                seen.add(key)
+                total += r.wall_time_s
+    return total / 3600
 
 
 def studies_table(all_results: Sequence[StudyResults]) -> Table:
@@ -45,7 +66,7 @@ def studies_table(all_results: Sequence[StudyResults]) -> Table:
     table.add_column("ETA", justify="right")
     for r in all_results:
         best = r.best
-        hours = sum(c.wall_time_s for c in r.all_trials) / 3600
+        hours = device_hours(r)
         eta = eta_seconds(r)
         table.add_row(
             r.name,

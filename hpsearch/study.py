@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -30,8 +31,10 @@ _STATE_NAMES = {
 }
 
 
-def create_study(spec: StudySpec, storage: optuna.storages.BaseStorage, name: str, *, if_exists: str = "fail") -> bool:
-    """Create the study with every grid point queued as one WAITING trial.
+def create_study(
+    spec: StudySpec, storage: optuna.storages.BaseStorage, name: str, *, if_exists: str = "fail", queue: bool = True
+) -> bool:
+    """Create the study with every grid point queued as one WAITING trial (unless ``queue`` is False).
 
     Returns True if the study was created, False if an identical one was resumed.
 
@@ -55,7 +58,9 @@ def create_study(spec: StudySpec, storage: optuna.storages.BaseStorage, name: st
 
     study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
     try:
-        study.set_metric_names([METRIC_NAME])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([METRIC_NAME])
         study.set_user_attr(SPEC_ATTR, spec.to_dict())
         distributions = grid_distributions(spec)
         study.add_trials(
@@ -66,12 +71,15 @@ def create_study(spec: StudySpec, storage: optuna.storages.BaseStorage, name: st
                     distributions=distributions,
                     user_attrs={CONFIG_ATTR: config.name},
                 )
-                for config in spec.space.configs()
+                for config in (spec.space.configs() if queue else ())
             ]
         )
     except BaseException:
         optuna.delete_study(study_name=name, storage=storage)
         raise
+    from hpsearch.dashboard import try_update_study_note
+
+    try_update_study_note(study)  # the dashboard's note: spec and (empty) leaderboard; never raises
     return True
 
 
@@ -88,6 +96,7 @@ def grid_distributions(spec: StudySpec) -> dict[str, optuna.distributions.BaseDi
         "subtoken_pooling": space.subtoken_poolings,
         "use_crf": space.use_crf,
         "warmup_fraction": (0.1,),
+        "amp": space.amp,
     }
     return {name: CategoricalDistribution(tuple(choices)) for name, choices in values.items()}
 

@@ -18,10 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hpsearch.artifacts import Artifacts
+from hpsearch.claim import claim_next
+from hpsearch.dashboard import publish_trial
 from hpsearch.errors import SpecError, TrainingError
 from hpsearch.objective import RUN_DIR_ATTR, FlairTrainer, Trainer, run_trial
 from hpsearch.progress import LineProgress, Progress
-from hpsearch.retry import FAIL_REASON, requeue
+from hpsearch.results import SeedResult, seed_attr_key
+from hpsearch.retry import FAIL_REASON, REQUEUED_FROM, RETRIES, fail_stale_trials, requeue
 from hpsearch.spec import StudySpec
 from hpsearch.storage import mask_url, open_storage, with_retries
 from hpsearch.study import load_study
@@ -29,6 +33,7 @@ from hpsearch.training import RunHooks, RunInterrupted, remove_run_models
 
 if TYPE_CHECKING:
     import optuna
+    from optuna.trial import FrozenTrial
 
 log = logging.getLogger("hpsearch.worker")
 KEEP_MODELS = ("all", "best", "none")
@@ -40,6 +45,7 @@ class WorkerOptions:
 
     output_dir: Path = Path("runs")
     data_dir: Path | None = None
+    artifacts_dir: Path | None = None  # None: next to the SQLite file (hpsearch.artifacts)
     device: str = "auto"
     keep_models: str = "best"
     n_trials: int | None = None
@@ -115,12 +121,14 @@ def run_worker(
         max_retries=options.max_retries,
     )
     studies = [load_study(storage, name) for name in study_names]
+    artifacts = Artifacts.open(storage_url, options.artifacts_dir)
     if trainer is None:
         select_device(options.device)
         trainer = FlairTrainer(options.data_dir)
     restore = _install_signal_handlers(options.stop) if options.handle_signals else None
     started = time.monotonic()
     completed = failed = 0
+    waiting = False
     progress.message(f"worker pid={os.getpid()} serving {', '.join(study_names)} on {mask_url(storage_url)}")
     try:
         while not options.stop.is_set():
@@ -128,12 +136,21 @@ def run_worker(
                 break
             if options.timeout_s is not None and time.monotonic() - started > options.timeout_s:
                 break
-            claimed = with_retries(lambda: _claim_next(studies))
+            claimed = with_retries(lambda: _claim_next(studies, options))
             if claimed is None:
-                progress.message("no queued trial left; worker exits")
-                break
+                # Trials still running may yet be re-queued (their worker dies): wait for them.
+                running = with_retries(lambda: _count_running(studies))
+                if not running:
+                    progress.message("no queued trial left; worker exits")
+                    break
+                if not waiting:
+                    progress.message(f"no queued trial left; waiting while {running} trials run elsewhere")
+                waiting = True
+                options.stop.wait(options.heartbeat_interval)
+                continue
+            waiting = False
             study, spec, trial = claimed
-            state = _train_claimed(study, spec, trial, trainer, storage, options, progress)
+            state = _train_claimed(study, spec, trial, trainer, storage, options, progress, artifacts)
             if state == "complete":
                 completed += 1
             elif state == "failed":
@@ -144,17 +161,28 @@ def run_worker(
     return WorkerSummary(completed=completed, failed=failed, interrupted=options.stop.is_set())
 
 
-def _claim_next(studies: Sequence[tuple[optuna.Study, StudySpec]]) -> tuple[optuna.Study, StudySpec, Any] | None:
+def _claim_next(
+    studies: Sequence[tuple[optuna.Study, StudySpec]], options: WorkerOptions
+) -> tuple[optuna.Study, StudySpec, Any] | None:
+    """The first study's next queued trial, now RUNNING and owned by this worker; None if none is queued.
+
+    Dead workers' trials are failed and re-queued first. Never creates a trial: the queue is the
+    study's budget.
+    """
     import optuna
-    from optuna.trial import TrialState
 
     for study, spec in studies:
-        optuna.storages.fail_stale_trials(study)
-        for frozen in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-            # As Study.ask does, but never creates a trial: the queue is the study's budget.
-            if study._storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
-                return study, spec, optuna.Trial(study, frozen._trial_id)
+        fail_stale_trials(study, grace_period=options.grace_period, max_retries=options.max_retries)
+        trial_id = claim_next(study)
+        if trial_id is not None:
+            return study, spec, optuna.Trial(study, trial_id)
     return None
+
+
+def _count_running(studies: Sequence[tuple[optuna.Study, StudySpec]]) -> int:
+    from optuna.trial import TrialState
+
+    return sum(len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))) for study, _ in studies)
 
 
 def _train_claimed(
@@ -165,14 +193,23 @@ def _train_claimed(
     storage: optuna.storages.RDBStorage,
     options: WorkerOptions,
     progress: Progress,
+    artifacts: Artifacts,
 ) -> str:
+    from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
     heartbeat = _Heartbeat(storage, trial._trial_id, options.heartbeat_interval)
     heartbeat.start()
+    remembering = _Remembering(trainer)
     try:
         outcome = run_trial(
-            trial, spec, trainer, output_dir=options.output_dir, progress=progress, hooks=RunHooks(stop=options.stop)
+            trial,
+            spec,
+            remembering,
+            output_dir=options.output_dir,
+            progress=progress,
+            hooks=RunHooks(stop=options.stop),
+            after_seed=lambda seed, run_dir: artifacts.upload_seed_log(trial, seed, run_dir),
         )
     except RunInterrupted:
         heartbeat.stop()
@@ -180,6 +217,13 @@ def _train_claimed(
         with_retries(lambda: requeue(study, study._storage.get_trial(trial._trial_id), count_as_retry=False))
         progress.trial_done("interrupted", None, "re-queued with its finished seeds")
         return "interrupted"
+    except UpdateFinishedTrialError:
+        # Another worker declared this trial dead: its heartbeat could not be stored for longer
+        # than the grace period (a database outage). Its re-queued copy gets the seeds trained here.
+        heartbeat.stop()
+        detail = with_retries(lambda: _hand_over(study, trial, remembering.results, options.max_retries))
+        progress.trial_done("lost", None, f"declared dead by another worker; {detail}")
+        return "lost"
     except Exception as e:
         heartbeat.stop()
         reason = str(e) if isinstance(e, TrainingError) else f"{type(e).__name__}: {e}"
@@ -190,32 +234,77 @@ def _train_claimed(
     heartbeat.stop()
     with_retries(lambda: study.tell(trial, outcome.value, skip_if_finished=True))
     progress.trial_done("complete", outcome.value)
+    publish_trial(study, trial, artifacts, upload_model=options.keep_models != "none")  # never raises
     _clean_models(study, trial, options)
-    return "complete" if study._storage.get_trial(trial._trial_id).state == TrialState.COMPLETE else "failed"
+    final = with_retries(lambda: study._storage.get_trial(trial._trial_id))
+    return "complete" if final.state == TrialState.COMPLETE else "failed"
 
 
 def _fail(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
+    """Fail the trial with its reason, unless it has finished already (another worker declared it dead)."""
+    from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
-    trial.set_user_attr(FAIL_REASON, reason[:2000])
+    try:
+        trial.set_user_attr(FAIL_REASON, reason[:2000])
+    except UpdateFinishedTrialError:
+        return
     study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
 
 
+class _Remembering:
+    """A trainer that keeps the results it returned, for :func:`_hand_over`."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        self.results: list[SeedResult] = []
+
+    def train(self, spec: StudySpec, config: Any, seed: int, out_dir: Path, hooks: RunHooks) -> SeedResult:
+        result = self.trainer.train(spec, config, seed, out_dir, hooks)
+        self.results.append(result)
+        return result
+
+
+def _hand_over(study: optuna.Study, trial: optuna.Trial, trained: Sequence[SeedResult], max_retries: int) -> str:
+    """Store the seeds trained here on the re-queued copy of a trial another worker declared dead."""
+    frozen = study._storage.get_trial(trial._trial_id)
+    copy = _latest_copy(study, frozen.number)
+    if copy is None and int(frozen.system_attrs.get(RETRIES, 0)) < max_retries:
+        requeue(study, frozen)  # the worker that failed it died before re-queueing it
+        copy = _latest_copy(study, frozen.number)
+    if copy is None:
+        return "not re-queued: no retries left"
+    if copy.state.is_finished():
+        return f"its copy, trial {copy.number}, has finished"
+    missing = [r for r in trained if seed_attr_key(r.seed) not in copy.user_attrs]
+    for result in missing:
+        study._storage.set_trial_user_attr(copy._trial_id, seed_attr_key(result.seed), result.to_attr())
+    return f"{len(missing)} seeds trained here were stored on its copy, trial {copy.number}"
+
+
+def _latest_copy(study: optuna.Study, number: int) -> FrozenTrial | None:
+    """The trial that re-queues trial ``number``, following copies of copies that failed too."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    copies = {t.system_attrs[REQUEUED_FROM]: t for t in trials if REQUEUED_FROM in t.system_attrs}
+    copy = copies.get(number)
+    while copy is not None and copy.state == TrialState.FAIL and copy.number in copies:
+        copy = copies[copy.number]
+    return copy
+
+
 def _clean_models(study: optuna.Study, trial: optuna.Trial, options: WorkerOptions) -> None:
-    """Apply --keep-models once a trial is scored."""
+    """Apply --keep-models once a trial is scored; trials still running keep their files."""
     own = Path(trial.user_attrs[RUN_DIR_ATTR]) if RUN_DIR_ATTR in trial.user_attrs else None
     if options.keep_models == "all" or own is None:
         return
-    if options.keep_models == "none":
-        remove_run_models(own)
-        return
-    best = study.best_trial
-    if best.number != trial.number:
+    if options.keep_models == "none" or study.best_trial.number != trial.number:
         remove_run_models(own)
         return
     for other in study.get_trials(deepcopy=False):
         path = other.user_attrs.get(RUN_DIR_ATTR)
-        if other.number != trial.number and path:
+        if other.number != trial.number and path and other.state.is_finished():
             remove_run_models(Path(path))
 
 
@@ -230,7 +319,7 @@ class _Heartbeat:
         self._thread = threading.Thread(target=self._run, name="hpsearch-heartbeat", daemon=True)
 
     def start(self) -> None:
-        self._storage.record_heartbeat(self._trial_id)
+        with_retries(self._storage.record_heartbeat, self._trial_id)
         self._thread.start()
 
     def stop(self) -> None:
@@ -238,11 +327,18 @@ class _Heartbeat:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        failing = False
         while not self._stop.wait(self._interval):
             try:
                 self._storage.record_heartbeat(self._trial_id)
             except Exception as e:  # noqa: BLE001 - keep beating once the database is back
-                log.warning("heartbeat failed (%s); retrying", type(e).__name__)
+                if not failing:
+                    log.warning("heartbeat failed (%s); retrying every %d s", type(e).__name__, self._interval)
+                failing = True
+            else:
+                if failing:
+                    log.info("heartbeat recorded again")
+                failing = False
 
 
 def _install_signal_handlers(stop: threading.Event) -> Callable[[], None] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -24,7 +25,8 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
 )
-out = Console()
+# Piped output gets wide tables rather than columns squeezed to 80 characters.
+out = Console() if sys.stdout.isatty() else Console(width=200)
 err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,6 +41,16 @@ DataDir = Annotated[
         envvar="HPSEARCH_DATA_DIR",
         help="Local copy of the HIPE-2022-data repository (offline); default: download with Flair.",
         rich_help_panel="Data",
+    ),
+]
+ArtifactsDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--artifacts",
+        envvar="HPSEARCH_ARTIFACTS",
+        help="Artifact folder (training logs, best model) that workers write and the dashboard shows; "
+        "default: artifacts/ next to the SQLite file, ./artifacts with PostgreSQL.",
+        rich_help_panel="Storage",
     ),
 ]
 
@@ -89,6 +101,9 @@ def _root(
     ] = False,
 ) -> None:
     """Hyperparameter search for fine-tuning Flair NER taggers, on Optuna."""
+    import logging
+
+    logging.getLogger("optuna").setLevel(logging.WARNING)  # hpsearch prints its own summary lines
 
 
 @app.command()
@@ -118,6 +133,14 @@ def create(
     ] = None,
     seeds: Annotated[str | None, typer.Option("--seeds", help="Seeds, e.g. '1,2,3,4,5' or '1-5'.")] = None,
     data_dir: DataDir = None,
+    amp: Annotated[
+        bool,
+        typer.Option(
+            "--amp",
+            help="Train with mixed precision (bf16 where the GPU has it, else fp16); can change results, so "
+            "configuration names get '-amp'. Needs GPU workers.",
+        ),
+    ] = False,
     if_exists: Annotated[
         IfExists, typer.Option("--if-exists", help="An existing study: fail, or resume it if its spec is the same.")
     ] = IfExists.fail,
@@ -140,8 +163,9 @@ def create(
         context_sizes=context_size or [],
         seeds=seeds,
         data_dir=data_dir,
+        amp=amp,
         if_exists=if_exists.value,
-        warn=lambda text: err.print(f"[yellow]warning:[/] {text}", highlight=False),
+        warn=lambda text: err.print(f"[yellow]warning:[/] {text}", highlight=False, soft_wrap=True),
     )
     verb = "created" if outcome.created else "resumed"
     out.print(f"{verb} study [bold]{outcome.name}[/] in {outcome.storage}: {outcome.n_trials} configurations queued")
@@ -162,6 +186,7 @@ def worker(
         Path, typer.Option("--output-dir", envvar="HPSEARCH_OUTPUT_DIR", help="Where runs are written.")
     ] = Path("runs"),
     data_dir: DataDir = None,
+    artifacts: ArtifactsDir = None,
     keep_models: Annotated[
         KeepModels, typer.Option("--keep-models", help="Model files to keep: all, best (study's best trial), none.")
     ] = KeepModels.best,
@@ -196,6 +221,7 @@ def worker(
         study,
         output_dir=output_dir,
         data_dir=data_dir,
+        artifacts_dir=artifacts,
         device=device.value,
         keep_models=keep_models.value,
         n_trials=n_trials,
@@ -227,6 +253,40 @@ def status(
 
 @app.command()
 @handle_errors
+def dashboard(
+    storage: Storage = DEFAULT_STORAGE,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on. There is no login: keep 127.0.0.1, use ssh -L.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on; 0 picks a free one.")] = 8080,
+    artifacts: ArtifactsDir = None,
+    study: Annotated[str | None, typer.Option("--study", "-s", help="Also print this study's page.")] = None,
+) -> None:
+    """Show the studies in optuna-dashboard: trials, per-seed values, notes, training logs, best models.
+
+    Example: hpsearch dashboard --study ajmc-en-t5-base   (then open the printed URL)
+    """
+    from hpsearch.dashboard import is_loopback, start_dashboard
+
+    board = start_dashboard(storage, host=host, port=port, artifacts_dir=artifacts, study=study)
+    out.print(f"dashboard: {board.url}", highlight=False, soft_wrap=True)
+    if board.study_url:
+        out.print(f"study {study}: {board.study_url}", highlight=False, soft_wrap=True)
+    found = "" if board.artifacts_dir.is_dir() else " (none yet)"
+    out.print(f"storage: {board.storage}; artifacts: {board.artifacts_dir}{found}", highlight=False, soft_wrap=True)
+    if not is_loopback(host):
+        err.print(f"[yellow]warning:[/] on {host}, whoever reaches the port can read and delete studies.")
+    out.print("Ctrl-C stops the dashboard.")
+    try:
+        board.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        board.close()
+
+
+@app.command()
+@handle_errors
 def demo(
     directory: Annotated[
         Path, typer.Option("--dir", help="Working folder for the demo's data, model, database and runs.")
@@ -239,6 +299,133 @@ def demo(
     from hpsearch.demo import run_demo
 
     run_demo(directory, out)
+
+
+class Format(StrEnum):
+    markdown = "markdown"
+    csv = "csv"
+    json = "json"
+    table = "table"
+
+
+@app.command()
+@handle_errors
+def report(
+    study: Annotated[str | None, typer.Option("--study", "-s", help="One study: the recipe's sections.")] = None,
+    studies: Annotated[
+        list[str] | None, typer.Option("--studies", help="Glob of studies (repeatable): the comparison table.")
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Comparison table format.")] = Format.table,
+    debug: Annotated[bool, typer.Option("--debug", help="Also list each configuration's seed scores.")] = False,
+    storage: Storage = DEFAULT_STORAGE,
+) -> None:
+    """Results as the paper reports them.
+
+    Examples: hpsearch report --study ajmc-en-bert --debug;  hpsearch report --studies 'ajmc-en-*' -f markdown
+    """
+    from hpsearch import service
+
+    if (study is None) == (not studies):
+        raise HpsearchError("give either --study NAME or --studies PATTERN.")
+    if study is not None:
+        out.print(service.study_report(storage, study, debug=debug), highlight=False, soft_wrap=True, markup=False)
+    else:
+        out.print(service.comparison(storage, studies or [], fmt.value), highlight=False, soft_wrap=True, markup=False)
+
+
+@app.command()
+@handle_errors
+def best(
+    study: Annotated[str, typer.Option("--study", "-s", help="The study.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    storage: Storage = DEFAULT_STORAGE,
+) -> None:
+    """The best configuration, its scores, and its kept model files (load with SequenceTagger.load).
+
+    Example: hpsearch best --study ajmc-en-bert --json
+    """
+    import json
+
+    from hpsearch import service
+
+    found = service.best_of(storage, study)
+    if as_json:
+        out.print_json(json.dumps(found.to_dict()))
+        return
+    seeds = "  ".join(f"{seed}: {100 * v:.2f}" for seed, v in found.dev_per_seed.items())
+    out.print(f"study:          {found.study}", highlight=False)
+    out.print(f"configuration:  {found.configuration} (trial {found.trial})", highlight=False)
+    out.print(f"dev F1:         {100 * found.dev_mean:.2f} ± {100 * found.dev_std:.2f}   [{seeds}]", highlight=False)
+    out.print(f"test F1:        {100 * found.test_mean:.2f} ± {100 * found.test_std:.2f}", highlight=False)
+    if found.model_files:
+        for seed, path in found.model_files.items():
+            out.print(f"model (seed {seed}): {path}", highlight=False, soft_wrap=True)
+    else:
+        out.print("model files:    none kept here (see --keep-models)")
+
+
+@app.command("parse-logs")
+@handle_errors
+def parse_logs(
+    pattern: Annotated[str, typer.Argument(help="Glob of Flair run folders, searched below the current folder.")],
+    debug: Annotated[bool, typer.Option("--debug", help="Also list each configuration's seed scores.")] = False,
+) -> None:
+    """Read the recipe's run folders and print the recipe parser's sections.
+
+    Example: hpsearch parse-logs "hipe2022-flert-fine-tune-ajmc/en-*bert*"
+    """
+    from hpsearch import service
+
+    text, warnings = service.parse_logs(pattern, debug=debug)
+    for warning in warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    out.print(text, highlight=False, soft_wrap=True, markup=False)
+
+
+@app.command("import-logs")
+@handle_errors
+def import_logs(
+    pattern: Annotated[str, typer.Argument(help="Glob of Flair run folders, searched below the current folder.")],
+    study: Annotated[
+        str | None, typer.Option("--study", "-s", help="Target study [default: derived from the runs' model].")
+    ] = None,
+    storage: Storage = DEFAULT_STORAGE,
+) -> None:
+    """Import the recipe's old runs into a study as completed trials; importing twice adds nothing.
+
+    Example: hpsearch import-logs "hipe2022-flert-fine-tune-ajmc/en-*bert*" --study ajmc-en-bert-2022
+    """
+    from hpsearch import service
+
+    summary = service.import_logs(storage, pattern, study)
+    verb = "created" if summary.created else "updated"
+    out.print(f"{verb} study {summary.study}: {len(summary.imported)} configurations imported", highlight=False)
+    if summary.skipped_present:
+        out.print(f"already there, skipped: {', '.join(summary.skipped_present)}", highlight=False)
+    if summary.skipped_incomplete:
+        out.print(f"incomplete, skipped: {', '.join(summary.skipped_incomplete)}", highlight=False)
+
+
+@app.command()
+@handle_errors
+def plot(
+    output: Annotated[Path, typer.Option("--output", "-o", help="FILE.png or FILE.html.")],
+    study: Annotated[str | None, typer.Option("--study", "-s", help="One study.")] = None,
+    studies: Annotated[
+        list[str] | None, typer.Option("--studies", help="Glob of studies (repeatable), side by side.")
+    ] = None,
+    storage: Storage = DEFAULT_STORAGE,
+) -> None:
+    """Plot seed scores per configuration (mean ± std) and dev-F1 curves per epoch.
+
+    Example: hpsearch plot --studies 'ajmc-en-*' -o zoo.png
+    """
+    from hpsearch import service
+
+    if (study is None) == (not studies):
+        raise HpsearchError("give either --study NAME or --studies PATTERN.")
+    path = service.plot(storage, [study] if study else (studies or []), output)
+    out.print(f"wrote {path}", highlight=False)
 
 
 def _storage_flag(storage: str) -> str:

