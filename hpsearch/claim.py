@@ -9,9 +9,10 @@ transaction on Optuna's RDB schema:
 - SQLite: the transaction starts with ``BEGIN IMMEDIATE`` (:func:`hpsearch.storage.open_storage`),
   so claims queue for the write lock.
 
-The trial turns RUNNING and gets its heartbeat in the same commit. A RUNNING trial without a
-heartbeat, which Optuna never finds stale, thus cannot arise, not even when the claimant dies at
-once or its connection breaks before the commit's reply arrives.
+Re-queued trials (a stopped or dead worker's, with the seeds it finished) come first, then the
+queue in the order it was created. The trial turns RUNNING and gets its heartbeat in the same
+commit. A RUNNING trial without a heartbeat, which Optuna never finds stale, thus cannot arise,
+not even when the claimant dies at once or its connection breaks before the commit's reply arrives.
 """
 
 from __future__ import annotations
@@ -36,17 +37,21 @@ def rdb_backend(storage: optuna.storages.BaseStorage) -> optuna.storages.RDBStor
 
 
 def claim_next(study: optuna.Study) -> int | None:
-    """Mark the study's first WAITING trial RUNNING, with a fresh heartbeat; its trial id, or None if none waits."""
+    """Mark the study's next WAITING trial RUNNING, with a fresh heartbeat; its trial id, or None if none waits."""
     import sqlalchemy
     from optuna.storages._rdb import models
     from optuna.storages._rdb.storage import _create_scoped_session
     from optuna.trial import TrialState
 
+    from hpsearch.retry import REQUEUED_FROM
+
     backend = rdb_backend(study._storage)
+    trial_model, attr = models.TrialModel, models.TrialSystemAttributeModel
+    requeued = sqlalchemy.exists().where(attr.trial_id == trial_model.trial_id, attr.key == REQUEUED_FROM)
     query = (
-        sqlalchemy.select(models.TrialModel)
-        .where(models.TrialModel.study_id == study._study_id, models.TrialModel.state == TrialState.WAITING)
-        .order_by(models.TrialModel.trial_id)
+        sqlalchemy.select(trial_model)
+        .where(trial_model.study_id == study._study_id, trial_model.state == TrialState.WAITING)
+        .order_by(requeued.desc(), trial_model.trial_id)
         .limit(1)
     )
     if backend.engine.dialect.name == "postgresql":

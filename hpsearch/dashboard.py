@@ -12,6 +12,7 @@ import logging
 import math
 import socket
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from hpsearch.artifacts import Artifacts, best_model_filename, resolve_artifacts
 from hpsearch.errors import SpecError
 from hpsearch.report import ranked
 from hpsearch.results import ConfigResult
+from hpsearch.spaces import SampledSpace
 from hpsearch.storage import mask_url, open_storage
 from hpsearch.study import METRIC_NAME, SPEC_ATTR, StudyResults, load_study, study_results
 
@@ -71,9 +73,13 @@ def spec_markdown(spec: StudySpec) -> str:
         ("Model", f"`{spec.model}` ({spec.label})"),
         ("Datasets", ", ".join(d.key for d in spec.datasets)),
         ("Seeds", _values(spec.seeds)),
-        ("Search space", f"{space.kind}, {len(space)} configurations × {len(spec.seeds)} seeds"),
+        ("Search space", f"{space.kind}, {spec.n_configs} configurations × {len(spec.seeds)} seeds"),
     ]
-    rows += [(f"· {f.name}", _values(getattr(space, f.name))) for f in fields(space)]
+    if isinstance(space, SampledSpace):  # hpsearch.spaces: a range is {low, high, log}
+        rows += [(f"· {name}", str(value)) for name, value in space.to_dict().items()]
+        rows.append(("Early stopping", str(spec.pruner)))
+    else:
+        rows += [(f"· {f.name}", _values(getattr(space, f.name))) for f in fields(space)]
     if spec.data_dir:
         rows.append(("Data folder", f"`{spec.data_dir}`"))
     lines = ["| | |", "| --- | --- |"]
@@ -159,8 +165,30 @@ def try_update_study_note(study: optuna.Study) -> None:
         log.warning("could not write the note of study %s: %s: %s", study.study_name, type(e).__name__, e)
 
 
+@dataclass
+class NoteSchedule:
+    """When a worker rewrites the study note: at once for a new best trial, else at most every
+    ``min_interval_s`` seconds (rebuilding the note reads the whole study, which costs more than a
+    short trial's bookkeeping once studies grow)."""
+
+    min_interval_s: float = 60.0
+    last: float = float("-inf")
+
+    def due(self, new_best: bool) -> bool:
+        now = time.monotonic()
+        if new_best or now - self.last >= self.min_interval_s:
+            self.last = now
+            return True
+        return False
+
+
 def publish_trial(
-    study: optuna.Study, trial: optuna.Trial, artifacts: Artifacts | None, *, upload_model: bool = True
+    study: optuna.Study,
+    trial: optuna.Trial,
+    artifacts: Artifacts | None,
+    *,
+    upload_model: bool = True,
+    schedule: NoteSchedule | None = None,
 ) -> None:
     """After a trial completed: upload its model if it is the study's new best, then rewrite the note.
 
@@ -168,14 +196,16 @@ def publish_trial(
     """
     from optuna.trial import TrialState
 
-    if artifacts is not None and upload_model:
-        try:
-            frozen = study._storage.get_trial(trial._trial_id)
-            if frozen.state == TrialState.COMPLETE and study.best_trial.number == frozen.number:
-                artifacts.upload_best_model(study, frozen)
-        except Exception as e:  # noqa: BLE001
-            log.warning("could not upload the best model of trial %s: %s: %s", trial.number, type(e).__name__, e)
-    try_update_study_note(study)
+    new_best = False
+    try:
+        frozen = study._storage.get_trial(trial._trial_id)
+        new_best = frozen.state == TrialState.COMPLETE and study.best_trial.number == frozen.number
+        if new_best and artifacts is not None and upload_model:
+            artifacts.upload_best_model(study, frozen)
+    except Exception as e:  # noqa: BLE001
+        log.warning("could not upload the best model of trial %s: %s: %s", trial.number, type(e).__name__, e)
+    if schedule is None or schedule.due(new_best):
+        try_update_study_note(study)
 
 
 # --- the server --------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from hpsearch.errors import SpecError, TrainingError
 from hpsearch.results import SeedResult
 from hpsearch.spaces import Config
 from hpsearch.spec import StudySpec
-from hpsearch.training import RunHooks, RunInterrupted
+from hpsearch.training import RunHooks, RunInterrupted, RunPruned
 
 
 def fake_dev_f1(config: Config, seed: int) -> float:
@@ -73,7 +73,17 @@ class FakeTrainer:
                 self._note("failed", config, seed)
                 raise TrainingError(f"fake failure of {config.name} seed {seed}")
             if hooks.on_epoch is not None:
-                hooks.on_epoch(epoch, dev_f1)
+                try:
+                    hooks.on_epoch(epoch, dev_f1)
+                except RunPruned:  # as train_seed: the run stops, its curve so far is kept
+                    self._note("pruned", config, seed)
+                    return SeedResult(
+                        seed=seed,
+                        dev_curve=curve[:epoch],
+                        wall_time_s=time.perf_counter() - started,
+                        device="fake",
+                        complete=False,
+                    )
         self._note("done", config, seed)
         return SeedResult(
             seed=seed,
@@ -136,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heartbeat", type=int, default=20)
     parser.add_argument("--grace", type=int, default=60)
     parser.add_argument("--max-retries", type=int, default=3)
+    parser.add_argument("--gpu", type=int, help="recorded only (hpsearch.fleet appends it)")
     args = parser.parse_args(argv)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(f"%(asctime)s pid={os.getpid()} %(message)s", "%H:%M:%S"))
@@ -152,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     trainer = FakeTrainer(args.seconds, record=args.record, fail_configs=args.fail_config)
     summary = run_worker(args.storage, args.study, options, trainer=trainer)
-    print(json.dumps({"completed": summary.completed, "failed": summary.failed, "interrupted": summary.interrupted}))
+    done = {"completed": summary.completed, "failed": summary.failed, "interrupted": summary.interrupted}
+    print(json.dumps({**done, "gpu": args.gpu, "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}))
     return 0
 
 

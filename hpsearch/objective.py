@@ -1,7 +1,13 @@
 """A trial: one configuration trained with every seed of the spec, scored by mean dev F1.
 
 Step numbering: ``trial.report(dev_f1, step=i)`` where ``i`` is the seed's index in
-``spec.seeds`` (0-based), so the dashboard plots one point per seed.
+``spec.seeds`` (0-based), so the dashboard plots one point per seed. A run the pruner stopped
+inside its epochs is stored (``complete=False``) but not reported.
+
+Early stopping (``spec.pruner``, rules in ``hpsearch.pruning``): the rule is asked after each
+epoch but a run's last (a ``RunPruned`` from the epoch hook stops the run) and after each seed
+but the last; when it says stop, the trial gets a ``prune_reason`` user attribute and
+``optuna.TrialPruned`` is raised, which the worker turns into a PRUNED trial.
 """
 
 from __future__ import annotations
@@ -15,17 +21,19 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from hpsearch.pretrained import PretrainedCache
 from hpsearch.progress import Progress
+from hpsearch.pruning import Curve, NoPruner, SeedPruner, TrialCurves, make_pruner
 from hpsearch.results import SeedResult, mean, population_std, seed_attr_key, seed_results_from_attrs
-from hpsearch.spaces import Config
+from hpsearch.spaces import Config, SampledSpace
 from hpsearch.spec import StudySpec
 from hpsearch.storage import with_retries
 from hpsearch.study import CONFIG_ATTR
-from hpsearch.training import RunHooks, TrainingData, TrainingOptions
+from hpsearch.training import RunHooks, RunPruned, TrainingData, TrainingOptions
 
 if TYPE_CHECKING:
     import optuna
 
 RUN_DIR_ATTR = "run_dir"
+PRUNE_REASON_ATTR = "prune_reason"
 
 
 class Trainer(Protocol):
@@ -125,26 +133,42 @@ def run_trial(
 
     Raises:
         RunInterrupted, TrainingError: from the trainer; seeds stored so far stay on the trial.
+        optuna.TrialPruned: the pruner stopped the trial; what it measured stays on the trial.
     """
+    if isinstance(spec.space, SampledSpace):
+        trial.study.sampler = spec.space.sampler(trial.number)  # a stream of its own for each trial
     config = spec.space.suggest(trial)
     run_root = trial_dir(output_dir, trial.study.study_name, trial.number, config)
     trial.set_user_attr(CONFIG_ATTR, config.name)
     trial.set_user_attr(RUN_DIR_ATTR, str(run_root.resolve()))
     progress.trial_started(trial.study.study_name, trial.number, config, len(spec.seeds))
 
-    done = seed_results_from_attrs(trial.user_attrs)
+    pruner = make_pruner(spec.pruner or "none")
+    pruning = not isinstance(pruner, NoPruner)  # the rules read the whole study: skip that when unused
+    done = {s: r for s, r in seed_results_from_attrs(trial.user_attrs).items() if r.complete}
+    curves: dict[int, Curve] = {}
     runs: list[SeedResult] = []
     for index, seed in enumerate(spec.seeds):
         result = done.get(seed)
         progress.seed_started(index, seed, skipped=result is not None)
         if result is None:
-            result = trainer.train(spec, config, seed, run_root / f"seed-{seed}", _with_progress(hooks, progress))
+            watch = _PruneWatch(pruner, trial.study, curves, seed, config.epochs)
+            on_epoch = watch.on_epoch(hooks.on_epoch) if pruning else hooks.on_epoch
+            run_hooks = RunHooks(stop=hooks.stop, on_epoch=on_epoch, on_batch=hooks.on_batch)
+            result = trainer.train(spec, config, seed, run_root / f"seed-{seed}", _with_progress(run_hooks, progress))
             with_retries(trial.set_user_attr, seed_attr_key(seed), result.to_attr())
             progress.seed_done(result)
             if after_seed is not None:
                 after_seed(seed, run_root / f"seed-{seed}")
+            if not result.complete:
+                _prune(trial, watch.reason or f"seed {seed} was stopped after epoch {result.epochs_done}")
         with_retries(trial.report, result.dev_f1, index)
         runs.append(result)
+        curves[seed] = result.dev_curve
+        if pruning and index < len(spec.seeds) - 1:
+            reason = pruner.stop_trial(with_retries(finished_curves, trial.study), curves)
+            if reason is not None:
+                _prune(trial, reason)
 
     attrs = summary_attrs(runs, spec.seeds)
     attrs["versions"] = versions()
@@ -152,6 +176,49 @@ def run_trial(
         with_retries(trial.set_user_attr, key, value)
     dev = [r.dev_f1 for r in runs]
     return TrialOutcome(value=mean(dev), runs=tuple(runs))
+
+
+def finished_curves(study: optuna.Study) -> list[TrialCurves]:
+    """The study's complete trials as the pruner sees them: each finished seed's dev curve."""
+    from optuna.trial import TrialState
+
+    out = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        runs = {s: r.dev_curve for s, r in seed_results_from_attrs(t.user_attrs).items() if r.complete and r.dev_curve}
+        if runs:
+            out.append(TrialCurves(runs=runs, number=t.number))
+    return out
+
+
+class _PruneWatch:
+    """The epoch hook of one run: asks the pruner after each epoch but the last, and raises ``RunPruned``."""
+
+    def __init__(self, pruner: SeedPruner, study: optuna.Study, done: dict[int, Curve], seed: int, epochs: int) -> None:
+        self.pruner, self.study, self.done, self.seed, self.epochs = pruner, study, dict(done), seed, epochs
+        self.curve: list[float] = []
+        self.reason: str | None = None
+
+    def on_epoch(self, inner: Callable[[int, float], None] | None) -> Callable[[int, float], None]:
+        def hook(epoch: int, dev_f1: float) -> None:
+            if inner is not None:
+                inner(epoch, dev_f1)
+            self.curve.append(dev_f1)
+            if len(self.curve) >= self.epochs:
+                return
+            finished = with_retries(finished_curves, self.study)
+            reason = self.pruner.stop_run(finished, self.done, self.seed, tuple(self.curve))
+            if reason is not None:
+                self.reason = reason
+                raise RunPruned(reason)
+
+        return hook
+
+
+def _prune(trial: optuna.Trial, reason: str) -> None:
+    import optuna
+
+    with_retries(trial.set_user_attr, PRUNE_REASON_ATTR, reason[:2000])
+    raise optuna.TrialPruned(reason)
 
 
 def _with_progress(hooks: RunHooks, progress: Progress) -> RunHooks:

@@ -16,11 +16,15 @@ if TYPE_CHECKING:
 
 from hpsearch.data import check_data_dir
 from hpsearch.errors import SpecError, StudyNotFoundError
-from hpsearch.spec import StudySpec, load_config, parse_seeds, spec_from_options
+from hpsearch.spaces import GridSpace, SampledSpace
+from hpsearch.spec import StudySpec, load_config, named_space, parse_seeds, spec_from_options
 from hpsearch.storage import mask_url, open_storage, parse_url
 from hpsearch.study import StudyResults, create_study, load_study, study_names, study_results
 from hpsearch.worker import WorkerOptions, WorkerSummary, run_worker
 from hpsearch.zoo import check_hub_model
+
+DEFAULT_N_TRIALS = 20
+"""A sampled space's budget when ``--n-trials`` is not given."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,8 @@ class Created:
     created: bool
     n_trials: int
     storage: str
+    kind: str = "grid"
+    pruner: str = "none"
 
 
 def build_spec(
@@ -43,21 +49,79 @@ def build_spec(
     seeds: str | None = None,
     data_dir: Path | None = None,
     amp: bool = False,
+    space: str | None = None,
+    n_trials: int | None = None,
+    pruner: str | None = None,
 ) -> StudySpec:
-    """The spec from a config file or from ``--model`` and grid options; ``amp`` switches on mixed precision."""
+    """The spec from a config file or from ``--model`` and grid options; ``amp`` switches on mixed precision.
+
+    ``space`` (``--space``) is ``paper`` (the grid from the options), ``wide`` or a TOML file with a
+    ``[space]`` table; ``n_trials`` is a sampled space's budget and ``pruner`` the early-stopping
+    rule (both override a config file's).
+    """
     if (model is None) == (config is None):
         raise SpecError("give either --model (a preset, hub id or folder) or --config FILE.")
     if config is not None:
         overrides = [datasets, learning_rates, batch_sizes, epochs, context_sizes, seeds]
         if any(overrides):
             raise SpecError("grid options (--lr, --batch-size, ...) go with --model; with --config, edit the file.")
+        if space is not None:
+            raise SpecError("--space goes with --model; with --config, the file's [space] table is the space.")
         spec = load_config(config)
         if data_dir is not None:
             spec = StudySpec(**{**spec.__dict__, "data_dir": str(data_dir.resolve())})
         if amp:
-            spec = StudySpec(**{**spec.__dict__, "space": replace(spec.space, amp=(True,))})
-        return spec
+            spec = StudySpec(**{**spec.__dict__, "space": _with_amp(spec.space)})
+        return _with_search(spec, spec.space, n_trials, pruner)
     assert model is not None
+    paper = _paper_spec(model, datasets, learning_rates, batch_sizes, epochs, context_sizes, seeds, data_dir, amp)
+    chosen = named_space(space or "paper", paper.model, paper=paper.space)
+    if chosen is not paper.space:
+        if any([learning_rates, batch_sizes, epochs, context_sizes]):
+            raise SpecError(
+                "grid options (--lr, --batch-size, --epochs, --context-size) go with --space paper; "
+                "the values of another space are in its TOML file."
+            )
+        if amp:
+            chosen = _with_amp(chosen)
+    if isinstance(chosen, SampledSpace) and n_trials is None:
+        n_trials = DEFAULT_N_TRIALS
+    return _with_search(paper, chosen, n_trials, pruner)
+
+
+def _with_amp(space: GridSpace | SampledSpace) -> GridSpace | SampledSpace:
+    if isinstance(space, SampledSpace):
+        return SampledSpace({**space.dimensions, "amp": (True,)})
+    return replace(space, amp=(True,))
+
+
+def _with_search(
+    spec: StudySpec, space: GridSpace | SampledSpace, n_trials: int | None, pruner: str | None
+) -> StudySpec:
+    """The spec with its space, and the budget and pruner from the command line where given."""
+    if n_trials is None and isinstance(space, SampledSpace) and isinstance(spec.space, SampledSpace):
+        n_trials = spec.n_trials
+    return StudySpec(
+        **{
+            **spec.__dict__,
+            "space": space,
+            "n_trials": n_trials,
+            "pruner": pruner if pruner is not None else (spec.pruner if space is spec.space else None),
+        }
+    )
+
+
+def _paper_spec(
+    model: str,
+    datasets: Sequence[str],
+    learning_rates: Sequence[float],
+    batch_sizes: Sequence[int],
+    epochs: Sequence[int],
+    context_sizes: Sequence[int],
+    seeds: str | None,
+    data_dir: Path | None,
+    amp: bool,
+) -> StudySpec:
     return spec_from_options(
         model,
         datasets=datasets,
@@ -87,6 +151,9 @@ def create_from_options(
     amp: bool = False,
     if_exists: str = "fail",
     warn: Callable[[str], None] = lambda _text: None,
+    space: str | None = None,
+    n_trials: int | None = None,
+    pruner: str | None = None,
 ) -> Created:
     """Validate everything first, then create the study; on any error nothing is written."""
     parse_url(storage_url)
@@ -101,6 +168,9 @@ def create_from_options(
         seeds=seeds,
         data_dir=data_dir,
         amp=amp,
+        space=space,
+        n_trials=n_trials,
+        pruner=pruner,
     )
     if spec.data_dir is not None:
         check_data_dir(Path(spec.data_dir), spec.datasets)
@@ -111,7 +181,14 @@ def create_from_options(
     name = study or spec.default_study_name
     storage = open_storage(storage_url)
     created = create_study(spec, storage, name, if_exists=if_exists)
-    return Created(name=name, created=created, n_trials=spec.n_configs, storage=mask_url(storage_url))
+    return Created(
+        name=name,
+        created=created,
+        n_trials=spec.n_configs,
+        storage=mask_url(storage_url),
+        kind=spec.space.kind,
+        pruner=spec.pruner or "none",
+    )
 
 
 def start_worker(

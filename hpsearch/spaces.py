@@ -158,6 +158,8 @@ DIMENSIONS = (
     "amp",
 )
 """A sampled space's dimensions: the fields of ``Config``."""
+SAMPLER_SEED = 0
+"""A sampled study's trial ``n`` is drawn by a TPE sampler seeded with ``SAMPLER_SEED + n``."""
 FLOAT_DIMENSIONS = ("learning_rate", "warmup_fraction")
 INT_DIMENSIONS = ("batch_size", "epochs", "context_size")
 
@@ -242,6 +244,16 @@ class SampledSpace:
                 values[name] = trial.suggest_categorical(name, dim)
         return Config(**values)
 
+    def sampler(self, trial_number: int) -> optuna.samplers.BaseSampler:
+        """The sampler that draws trial ``trial_number``'s configuration: TPE, seeded with ``SAMPLER_SEED`` plus it.
+
+        A fresh seeded sampler per trial keeps concurrent workers from drawing the same stream;
+        ``constant_liar`` makes TPE count trials still running as bad, so they are not drawn again.
+        """
+        from optuna.samplers import TPESampler
+
+        return TPESampler(seed=SAMPLER_SEED + trial_number, constant_liar=True)
+
     def distributions(self) -> dict[str, optuna.distributions.BaseDistribution]:
         """The Optuna distribution of each dimension, as ``suggest`` uses them."""
         from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
@@ -282,7 +294,9 @@ class SampledSpace:
                     raise SpecError(f"{prefix}range '{name}' is written {{low=..., high=..., log=true|false}}.")
                 low, high, log = value["low"], value["high"], value.get("log", False)
                 if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high)):
-                    raise SpecError(f"{prefix}range '{name}' needs numbers for low and high, but got {low!r}, {high!r}.")
+                    raise SpecError(
+                        f"{prefix}range '{name}' needs numbers for low and high, but got {low!r}, {high!r}."
+                    )
                 if not isinstance(log, bool):
                     raise SpecError(f"{prefix}range '{name}': log must be true or false, but got {log!r}.")
                 dims[name] = Range(low, high, log)

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from hpsearch.errors import SpecError
-from hpsearch.spaces import GridSpace
+from hpsearch.pruning import DEFAULT_PRUNER, PRUNERS
+from hpsearch.spaces import GridSpace, SampledSpace, wide_space
 from hpsearch.zoo import PRESETS
 
 SPEC_VERSION = 1
@@ -66,16 +67,32 @@ class DatasetRef:
 
 @dataclass(frozen=True)
 class StudySpec:
-    """What to train and how to search: model, data, seeds and search space."""
+    """What to train and how to search: model, data, seeds, search space, budget and pruner.
+
+    A grid queues its points; a sampled space queues ``n_trials`` trials whose configurations
+    the workers draw (``n_trials`` is its budget). ``pruner`` names the early-stopping rule
+    (``hpsearch.pruning``); None picks the space kind's default.
+    """
 
     model: str
     label: str
-    space: GridSpace
+    space: GridSpace | SampledSpace
     datasets: tuple[DatasetRef, ...] = (DatasetRef("ajmc", "en"),)
     seeds: tuple[int, ...] = (1, 2, 3, 4, 5)
     data_dir: str | None = None
+    n_trials: int | None = None
+    pruner: str | None = None
 
     def __post_init__(self) -> None:
+        if self.pruner is None:
+            object.__setattr__(self, "pruner", DEFAULT_PRUNER[self.space.kind])
+        if self.pruner not in PRUNERS:
+            raise SpecError(f"unknown pruner {self.pruner!r}; choose one of {', '.join(PRUNERS)}.")
+        if isinstance(self.space, SampledSpace):
+            if self.n_trials is None or self.n_trials < 1:
+                raise SpecError(f"a sampled space needs a trial budget --n-trials >= 1, but got {self.n_trials}.")
+        elif self.n_trials is not None:
+            raise SpecError("--n-trials sets the budget of a sampled space; a grid queues each of its points once.")
         if not self.model:
             raise SpecError("the model is empty; give a preset name, a hub id or a local model folder.")
         if not self.datasets:
@@ -94,12 +111,20 @@ class StudySpec:
 
     @property
     def n_configs(self) -> int:
-        return len(self.space)
+        """Trials the study queues: the grid's points, or a sampled space's budget."""
+        return self.n_trials if isinstance(self.space, SampledSpace) else len(self.space)  # type: ignore[return-value]
 
     def to_dict(self) -> dict[str, Any]:
-        space = {f.name: list(getattr(self.space, f.name)) for f in fields(self.space)}
-        if self.space.amp == (False,):
-            del space["amp"]  # specs stored before --amp existed stay equal
+        extra: dict[str, Any] = {}
+        if isinstance(self.space, SampledSpace):
+            space = self.space.to_dict()
+            extra["n_trials"] = self.n_trials
+        else:
+            space = {f.name: list(getattr(self.space, f.name)) for f in fields(self.space)}
+            if self.space.amp == (False,):
+                del space["amp"]  # specs stored before --amp existed stay equal
+        if self.pruner != "none":
+            extra["pruner"] = self.pruner  # specs stored before pruners existed stay equal
         return {
             "spec_version": SPEC_VERSION,
             "model": self.model,
@@ -108,21 +133,29 @@ class StudySpec:
             "seeds": list(self.seeds),
             "data_dir": self.data_dir,
             "space": {"kind": self.space.kind, **space},
+            **extra,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StudySpec:
-        space = dict(data["space"])
-        kind = space.pop("kind", "grid")
-        if kind != "grid":
+        space_data = dict(data["space"])
+        kind = space_data.pop("kind", "grid")
+        space: GridSpace | SampledSpace
+        if kind == "grid":
+            space = GridSpace(**{k: tuple(v) for k, v in space_data.items()})
+        elif kind == "sampled":
+            space = SampledSpace.from_dict(space_data, where="stored spec")
+        else:
             raise SpecError(f"unknown space kind {kind!r} in stored spec.")
         return cls(
             model=data["model"],
             label=data["label"],
-            space=GridSpace(**{k: tuple(v) for k, v in space.items()}),
+            space=space,
             datasets=tuple(DatasetRef.parse(d) for d in data["datasets"]),
             seeds=tuple(data["seeds"]),
             data_dir=data.get("data_dir"),
+            n_trials=data.get("n_trials"),
+            pruner=data.get("pruner", "none"),
         )
 
 
@@ -175,7 +208,8 @@ RECIPE_KEYS = {
     "use_crf",
 }
 RECIPE_REQUIRED = {"seeds", "batch_sizes", "hf_model", "epochs", "learning_rates", "hipe_datasets"}
-TOML_KEYS = {"model", "label", "datasets", "seeds", "data_dir", "space"}
+TOML_KEYS = {"model", "label", "datasets", "seeds", "data_dir", "space", "n_trials", "pruner"}
+SPACE_KINDS = ("grid", "sampled")
 GRID_KEYS = {f.name for f in fields(GridSpace)}
 
 
@@ -227,15 +261,56 @@ def _from_toml(data: Mapping[str, Any], path: Path) -> StudySpec:
     _check_keys(data, TOML_KEYS, {"model", "space"}, path)
     model, label = resolve_model(_typed(data, "model", str, path))
     label = _typed(data, "label", str, path, label)
-    space_data = data["space"]
+    space = _space_from_toml(data["space"], path)
+    datasets = tuple(DatasetRef.parse(d) for d in _list_of(data, "datasets", str, path, ["ajmc/en"]))
+    data_dir = data.get("data_dir")
+    if data_dir is not None and not isinstance(data_dir, str):
+        raise SpecError(f"{path}: 'data_dir' must be a string.")
+    n_trials = data.get("n_trials")
+    if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int)):
+        raise SpecError(f"{path}: 'n_trials' must be an integer, but got {n_trials!r}.")
+    try:
+        return StudySpec(
+            model=model,
+            label=label,
+            space=space,
+            datasets=datasets,
+            seeds=_ints(data, "seeds", path, (1, 2, 3, 4, 5)),
+            data_dir=data_dir,
+            n_trials=n_trials,
+            pruner=_typed(data, "pruner", str, path) if "pruner" in data else None,
+        )
+    except SpecError as e:
+        raise SpecError(f"{path}: {e}") from None
+
+
+def load_space(path: Path) -> GridSpace | SampledSpace:
+    """A search space from a TOML file that holds one ``[space]`` table (``kind = "grid"`` or ``"sampled"``).
+
+    Raises:
+        SpecError: unreadable file, other tables, unknown dimensions, empty ranges or lists.
+    """
+    if not path.is_file():
+        raise SpecError(f"space file {path} does not exist; --space takes paper, wide or a .toml file.")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"{path}: not valid TOML ({e}).") from None
+    _check_keys(data, {"space"}, {"space"}, path)
+    return _space_from_toml(data["space"], path)
+
+
+def _space_from_toml(space_data: Any, path: Path) -> GridSpace | SampledSpace:
     if not isinstance(space_data, dict):
         raise SpecError(f"{path}: [space] must be a table.")
     kind = space_data.get("kind", "grid")
-    if kind != "grid":
-        raise SpecError(f"{path}: unknown space kind {kind!r}; use 'grid'.")
+    if kind not in SPACE_KINDS:
+        raise SpecError(f"{path}: unknown space kind {kind!r}; use {' or '.join(map(repr, SPACE_KINDS))}.")
     space_data = {k: v for k, v in space_data.items() if k != "kind"}
+    if kind == "sampled":
+        return SampledSpace.from_dict(space_data, where=f"{path} space table")
     _check_keys(space_data, GRID_KEYS, {"learning_rates", "batch_sizes"}, path, where="[space]")
-    space = GridSpace(
+    return GridSpace(
         learning_rates=_floats(space_data, "learning_rates", path),
         batch_sizes=_ints(space_data, "batch_sizes", path),
         epochs=_ints(space_data, "epochs", path, (10,)),
@@ -245,18 +320,30 @@ def _from_toml(data: Mapping[str, Any], path: Path) -> StudySpec:
         use_crf=tuple(_list_of(space_data, "use_crf", bool, path, [False])),
         amp=tuple(_list_of(space_data, "amp", bool, path, [False])),
     )
-    datasets = tuple(DatasetRef.parse(d) for d in _list_of(data, "datasets", str, path, ["ajmc/en"]))
-    data_dir = data.get("data_dir")
-    if data_dir is not None and not isinstance(data_dir, str):
-        raise SpecError(f"{path}: 'data_dir' must be a string.")
-    return StudySpec(
-        model=model,
-        label=label,
-        space=space,
-        datasets=datasets,
-        seeds=_ints(data, "seeds", path, (1, 2, 3, 4, 5)),
-        data_dir=data_dir,
-    )
+
+
+def is_t5(model: str) -> bool:
+    """Whether a model (preset, hub id or resolved source) is a T5 encoder, which wants larger learning rates."""
+    if model in PRESETS:
+        model = PRESETS[model].hf_id
+    config = Path(model).expanduser() / "config.json"
+    if config.is_file():
+        try:
+            return json.loads(config.read_text(encoding="utf-8")).get("model_type") == "t5"
+        except (OSError, json.JSONDecodeError):
+            pass
+    return "t5" in Path(model).name.lower()
+
+
+def named_space(name: str, model: str, *, paper: GridSpace) -> GridSpace | SampledSpace:
+    """``--space``: ``paper`` (the given grid), ``wide`` (sampled, T5-aware) or a TOML file's ``[space]``."""
+    if name == "paper":
+        return paper
+    if name == "wide":
+        return wide_space(t5=is_t5(model))
+    if name.endswith(".toml") or Path(name).exists():
+        return load_space(Path(name))
+    raise SpecError(f"--space takes paper, wide or a .toml file, but got {name!r}.")
 
 
 def _check_keys(data: Mapping[str, Any], allowed: set[str], required: set[str], path: Path, where: str = "") -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -106,73 +106,36 @@ def open_storage(
     if heartbeat_interval is not None:
         callback = requeue_failed_trial(max_retries)
     try:
-        storage = optuna.storages.RDBStorage(
-            parsed.render_as_string(hide_password=False),
-            engine_kwargs=engine_kwargs,
-            heartbeat_interval=heartbeat_interval,
-            grace_period=grace_period,
-            heartbeat_stale_trial_callback=callback,
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeat_interval
+            storage = optuna.storages.RDBStorage(
+                parsed.render_as_string(hide_password=False),
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=heartbeat_interval,
+                grace_period=grace_period,
+                heartbeat_stale_trial_callback=callback,
+            )
     except Exception as e:  # noqa: BLE001 - any connection failure is reported the same way
         message = _first_line(e)
         if parsed.password:  # drivers may echo connection parameters; a password never leaves
             message = message.replace(str(parsed.password), "***")
         raise StorageError(f"cannot open storage {mask_url(parsed)}: {message}") from None
     if path is not None:
-        _serialise_sqlite(storage.engine, path)
+        _serialise_sqlite(storage.engine)
     return storage
 
 
-def _serialise_sqlite(engine: sqlalchemy.Engine, path: Path) -> None:
-    """WAL, ``BEGIN IMMEDIATE`` transactions, and a fair queue for the write lock.
-
-    SQLite's busy handler polls with growing sleeps (up to 100 ms), so that under many workers the
-    lock often sits idle while they sleep. An exclusive ``flock`` on ``<db>.lock``, taken before
-    ``BEGIN IMMEDIATE`` and released when the transaction ends, hands the lock on at once. The
-    kernel drops it when a process dies.
-    """
-    import fcntl
-
-    lock_path = path.with_name(path.name + ".lock")
-
-    def release(record: Any) -> None:
-        fd = record.info.get("hpsearch_lock_fd")
-        if fd is not None and record.info.pop("hpsearch_locked", False):
-            fcntl.flock(fd, fcntl.LOCK_UN)
-
+def _serialise_sqlite(engine: sqlalchemy.Engine) -> None:
     @sqlalchemy.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, record: Any) -> None:
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" event issue BEGIN
         dbapi_conn.execute("PRAGMA journal_mode=WAL")
         dbapi_conn.execute("PRAGMA busy_timeout=120000")
-        dbapi_conn.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across process crashes
-        record.info["hpsearch_lock_fd"] = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        dbapi_conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across process crashes; fsync at checkpoints
 
     @sqlalchemy.event.listens_for(engine, "begin")
     def _on_begin(conn: sqlalchemy.Connection) -> None:
-        info = conn.connection.info
-        if "hpsearch_lock_fd" in info and not info.get("hpsearch_locked"):
-            fcntl.flock(info["hpsearch_lock_fd"], fcntl.LOCK_EX)
-            info["hpsearch_locked"] = True
         conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    @sqlalchemy.event.listens_for(engine, "commit")
-    @sqlalchemy.event.listens_for(engine, "rollback")
-    def _on_end(conn: sqlalchemy.Connection) -> None:
-        # Before SQLite's own COMMIT: the next worker may wait a millisecond in SQLite's busy handler.
-        release(conn.connection._connection_record)
-
-    @sqlalchemy.event.listens_for(engine, "checkin")
-    @sqlalchemy.event.listens_for(engine, "invalidate")
-    def _on_return(_dbapi_conn: Any, record: Any, *_: Any) -> None:
-        if record is not None:
-            release(record)
-
-    @sqlalchemy.event.listens_for(engine, "close")
-    def _on_close(_dbapi_conn: Any, record: Any) -> None:
-        fd = record.info.pop("hpsearch_lock_fd", None) if record is not None else None
-        if fd is not None:
-            os.close(fd)  # also releases the lock
 
     engine.dispose()
 
@@ -210,7 +173,7 @@ def with_retries(fn: Callable[..., T], *args: Any, attempts: int = 40) -> T:
         except Exception as e:
             if attempt == attempts - 1 or not is_transient(e):
                 raise
-            log.warning("storage unavailable (%s); retrying in %.1fs", type(e).__name__, delay)
+            log.warning("storage unavailable (%s); retrying in %.1fs", type(e.__cause__ or e).__name__, delay)
             time.sleep(delay * (1 + random.random() / 2))
             delay = min(delay * 2, 15.0)
     raise AssertionError("unreachable")

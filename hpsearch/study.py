@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from hpsearch.errors import SpecError, StudyNotFoundError
 from hpsearch.results import ConfigResult, seed_results_from_attrs
 from hpsearch.retry import FAIL_REASON
-from hpsearch.spaces import Config
+from hpsearch.spaces import Config, SampledSpace
 from hpsearch.spec import StudySpec
 
 if TYPE_CHECKING:
@@ -35,6 +35,10 @@ def create_study(
     spec: StudySpec, storage: optuna.storages.BaseStorage, name: str, *, if_exists: str = "fail", queue: bool = True
 ) -> bool:
     """Create the study with every grid point queued as one WAITING trial (unless ``queue`` is False).
+
+    A sampled space queues ``spec.n_trials`` WAITING trials without params instead: workers only
+    claim queued trials, so the budget holds across all of them, and each draws its trial's
+    configuration when it claims it (``SampledSpace.suggest``).
 
     Returns True if the study was created, False if an identical one was resumed.
 
@@ -62,18 +66,12 @@ def create_study(
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names([METRIC_NAME])
         study.set_user_attr(SPEC_ATTR, spec.to_dict())
-        distributions = grid_distributions(spec)
-        study.add_trials(
-            [
-                optuna.trial.create_trial(
-                    state=optuna.trial.TrialState.WAITING,
-                    params=config.to_params(),
-                    distributions=distributions,
-                    user_attrs={CONFIG_ATTR: config.name},
-                )
-                for config in (spec.space.configs() if queue else ())
-            ]
-        )
+        if isinstance(spec.space, SampledSpace):
+            waiting = optuna.trial.TrialState.WAITING
+            n = spec.n_configs if queue else 0
+            study.add_trials([optuna.trial.create_trial(state=waiting) for _ in range(n)])
+        else:
+            _queue_grid(study, spec, queue)
     except BaseException:
         optuna.delete_study(study_name=name, storage=storage)
         raise
@@ -81,6 +79,23 @@ def create_study(
 
     try_update_study_note(study)  # the dashboard's note: spec and (empty) leaderboard; never raises
     return True
+
+
+def _queue_grid(study: optuna.Study, spec: StudySpec, queue: bool) -> None:
+    import optuna
+
+    distributions = grid_distributions(spec)
+    study.add_trials(
+        [
+            optuna.trial.create_trial(
+                state=optuna.trial.TrialState.WAITING,
+                params=config.to_params(),
+                distributions=distributions,
+                user_attrs={CONFIG_ATTR: config.name},
+            )
+            for config in (spec.space.configs() if queue else ())
+        ]
+    )
 
 
 def grid_distributions(spec: StudySpec) -> dict[str, optuna.distributions.BaseDistribution]:
@@ -133,10 +148,17 @@ def config_of(trial: FrozenTrial) -> Config:
     return Config(**{k: v for k, v in trial.params.items() if k in Config.__dataclass_fields__})
 
 
+def _name_of(trial: FrozenTrial) -> str:
+    """The configuration's name; a sampled study's queued trial has none drawn yet."""
+    if "learning_rate" not in trial.params:
+        return f"trial-{trial.number} (configuration not drawn yet)"
+    return config_of(trial).name
+
+
 def trial_result(trial: FrozenTrial, spec: StudySpec) -> ConfigResult:
     state = _STATE_NAMES.get(trial.state.name, trial.state.name.lower())
     return ConfigResult(
-        name=trial.user_attrs.get(CONFIG_ATTR) or config_of(trial).name,
+        name=trial.user_attrs.get(CONFIG_ATTR) or _name_of(trial),
         seeds_planned=spec.seeds,
         runs=tuple(seed_results_from_attrs(trial.user_attrs).values()),
         state=state,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from hpsearch.artifacts import Artifacts
 from hpsearch.claim import claim_next
-from hpsearch.dashboard import publish_trial
+from hpsearch.dashboard import NoteSchedule, publish_trial, try_update_study_note
 from hpsearch.errors import SpecError, TrainingError
 from hpsearch.objective import RUN_DIR_ATTR, FlairTrainer, Trainer, run_trial
 from hpsearch.progress import LineProgress, Progress
@@ -29,7 +29,7 @@ from hpsearch.retry import FAIL_REASON, REQUEUED_FROM, RETRIES, fail_stale_trial
 from hpsearch.spec import StudySpec
 from hpsearch.storage import mask_url, open_storage, with_retries
 from hpsearch.study import load_study
-from hpsearch.training import RunHooks, RunInterrupted, remove_run_models
+from hpsearch.training import RunHooks, RunInterrupted, TrainingOptions, remove_run_models
 
 if TYPE_CHECKING:
     import optuna
@@ -53,6 +53,7 @@ class WorkerOptions:
     heartbeat_interval: int = 20
     grace_period: int = 60
     max_retries: int = 3
+    recipe_exact: bool = False  # train as the recipe's script does, without the work-saving defaults
     handle_signals: bool = True
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -70,6 +71,7 @@ class WorkerSummary:
     completed: int
     failed: int
     interrupted: bool
+    pruned: int = 0
 
 
 def pin_gpu(gpu: int | str) -> None:
@@ -124,15 +126,16 @@ def run_worker(
     artifacts = Artifacts.open(storage_url, options.artifacts_dir)
     if trainer is None:
         select_device(options.device)
-        trainer = FlairTrainer(options.data_dir)
+        trainer = FlairTrainer(options.data_dir, TrainingOptions.recipe() if options.recipe_exact else None)
     restore = _install_signal_handlers(options.stop) if options.handle_signals else None
     started = time.monotonic()
-    completed = failed = 0
+    completed = failed = pruned = 0
+    notes = NoteSchedule()
     waiting = False
     progress.message(f"worker pid={os.getpid()} serving {', '.join(study_names)} on {mask_url(storage_url)}")
     try:
         while not options.stop.is_set():
-            if options.n_trials is not None and completed + failed >= options.n_trials:
+            if options.n_trials is not None and completed + failed + pruned >= options.n_trials:
                 break
             if options.timeout_s is not None and time.monotonic() - started > options.timeout_s:
                 break
@@ -144,21 +147,26 @@ def run_worker(
                     progress.message("no queued trial left; worker exits")
                     break
                 if not waiting:
-                    progress.message(f"no queued trial left; waiting while {running} trials run elsewhere")
+                    progress.message(f"no queued trial left; waiting while {running} running trial(s) finish")
                 waiting = True
-                options.stop.wait(options.heartbeat_interval)
+                options.stop.wait(min(options.heartbeat_interval, 5))
                 continue
             waiting = False
             study, spec, trial = claimed
-            state = _train_claimed(study, spec, trial, trainer, storage, options, progress, artifacts)
+            state = _train_claimed(study, spec, trial, trainer, storage, options, progress, artifacts, notes)
             if state == "complete":
                 completed += 1
             elif state == "failed":
                 failed += 1
+            elif state == "pruned":
+                pruned += 1
     finally:
         if restore is not None:
             restore()
-    return WorkerSummary(completed=completed, failed=failed, interrupted=options.stop.is_set())
+        if completed + pruned:
+            for study, _ in studies:  # the notes' leaderboards as this worker leaves them
+                try_update_study_note(study)
+    return WorkerSummary(completed=completed, failed=failed, interrupted=options.stop.is_set(), pruned=pruned)
 
 
 def _claim_next(
@@ -194,7 +202,9 @@ def _train_claimed(
     options: WorkerOptions,
     progress: Progress,
     artifacts: Artifacts,
+    notes: NoteSchedule,
 ) -> str:
+    import optuna
     from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
@@ -211,6 +221,15 @@ def _train_claimed(
             hooks=RunHooks(stop=options.stop),
             after_seed=lambda seed, run_dir: artifacts.upload_seed_log(trial, seed, run_dir),
         )
+    except optuna.TrialPruned as e:
+        # The pruner stopped it (hpsearch.pruning); its seeds, partial curves and prune_reason stay on it.
+        heartbeat.stop()
+        with_retries(lambda: study.tell(trial, state=TrialState.PRUNED, skip_if_finished=True))
+        progress.trial_done("pruned", None, str(e))
+        own = trial.user_attrs.get(RUN_DIR_ATTR)
+        if own:
+            remove_run_models(Path(own))
+        return "pruned"
     except RunInterrupted:
         heartbeat.stop()
         with_retries(lambda: _fail(study, trial, "interrupted: the worker was stopped; re-queued"))
@@ -234,8 +253,8 @@ def _train_claimed(
     heartbeat.stop()
     with_retries(lambda: study.tell(trial, outcome.value, skip_if_finished=True))
     progress.trial_done("complete", outcome.value)
-    publish_trial(study, trial, artifacts, upload_model=options.keep_models != "none")  # never raises
-    _clean_models(study, trial, options)
+    publish_trial(study, trial, artifacts, upload_model=options.keep_models != "none", schedule=notes)  # never raises
+    with_retries(lambda: _clean_models(study, trial, options))
     final = with_retries(lambda: study._storage.get_trial(trial._trial_id))
     return "complete" if final.state == TrialState.COMPLETE else "failed"
 
@@ -333,7 +352,8 @@ class _Heartbeat:
                 self._storage.record_heartbeat(self._trial_id)
             except Exception as e:  # noqa: BLE001 - keep beating once the database is back
                 if not failing:
-                    log.warning("heartbeat failed (%s); retrying every %d s", type(e).__name__, self._interval)
+                    cause = type(e.__cause__ or e).__name__
+                    log.warning("heartbeat failed (%s); retrying every %d s", cause, self._interval)
                 failing = True
             else:
                 if failing:

@@ -41,3 +41,30 @@ def tiny_t5(tmp_path_factory: pytest.TempPathFactory, sample_data: Path) -> Path
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'hpsearch.db'}"
+
+
+# --- PostgreSQL (tests/pg.py): tests marked postgres skip when no server answers ---
+
+
+@pytest.fixture
+def pg_url():
+    """A new, empty database on the shared PostgreSQL server, dropped after the test."""
+    from tests.pg import create_database, drop_database, server_available
+
+    if not server_available():
+        pytest.skip("no PostgreSQL server at HPSEARCH_TEST_PG")
+    name, url = create_database()
+    yield url
+    drop_database(name)
+
+
+@pytest.fixture
+def private_pg():
+    """A PostgreSQL server of the test's own, which it may restart; stopped and deleted after."""
+    from tests.pg import PrivateServer
+
+    if not PrivateServer.available():
+        pytest.skip("no PostgreSQL binaries to start a private server")
+    server = PrivateServer().init()
+    yield server
+    server.stop()

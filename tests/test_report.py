@@ -224,12 +224,16 @@ def test_cost_summary() -> None:
         ("wsFalse-bs16-e10-lr3e-05", 1, 2, 60.0),
     ]
     assert (summary.runs, summary.epochs_trained, summary.wall_time_s) == (8, 16, 480.0)
+    # A complete trial planned what it trained; the pruned one planned 5 seeds x 10 epochs.
+    assert (summary.epochs_planned, summary.epochs_saved) == (60, 48)
+    assert summary.saved_fraction == pytest.approx(0.8)
     assert render_cost(summary) == (
-        "Configuration             Runs  Epochs  Wall time\n"
-        "wsFalse-bs4-e10-lr3e-05      5      10     5m 00s\n"
-        "wsFalse-bs8-e10-lr3e-05      2       4     2m 00s\n"
-        "wsFalse-bs16-e10-lr3e-05     1       2     1m 00s\n"
-        "total                        8      16     8m 00s\n"
+        "Trial  Configuration             State     Runs  Epochs  Wall time\n"
+        "       wsFalse-bs4-e10-lr3e-05   complete     5   10/10     5m 00s\n"
+        "       wsFalse-bs8-e10-lr3e-05   running      2       4     2m 00s\n"
+        "       wsFalse-bs16-e10-lr3e-05  pruned       1    2/50     1m 00s\n"
+        "total                                         8      16     8m 00s\n"
+        "pruning saved 80% of the finished trials' epochs (48 of 60; about 24m 00s at this study's time per epoch)\n"
     )
 
 

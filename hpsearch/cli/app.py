@@ -144,10 +144,37 @@ def create(
     if_exists: Annotated[
         IfExists, typer.Option("--if-exists", help="An existing study: fail, or resume it if its spec is the same.")
     ] = IfExists.fail,
+    space: Annotated[
+        str | None,
+        typer.Option(
+            "--space",
+            help="paper (the grid from the options above), wide (sampled with TPE: learning rate, batch size, "
+            "context, layers, pooling, CRF, warmup) or a .toml file with a [space] table. [default: paper]",
+            rich_help_panel="Search",
+        ),
+    ] = None,
+    n_trials: Annotated[
+        int | None,
+        typer.Option(
+            "--n-trials",
+            help="A sampled space's budget: trials queued for all workers together. [default: 20]",
+            rich_help_panel="Search",
+        ),
+    ] = None,
+    pruner: Annotated[
+        str | None,
+        typer.Option(
+            "--pruner",
+            help="Seed-aware early stopping: none, wilcoxon or paired. [default: none for a grid, paired "
+            "for a sampled space]",
+            rich_help_panel="Search",
+        ),
+    ] = None,
 ) -> None:
-    """Create a study with its grid queued; needs no GPU and no download.
+    """Create a study with its grid (or a sampled space's budget) queued; needs no GPU and no download.
 
     Example: hpsearch create --model t5-base --data-dir ../HIPE-2022-data
+    Example: hpsearch create --model bert --space wide --n-trials 30
     """
     from hpsearch.service import create_from_options
 
@@ -166,9 +193,15 @@ def create(
         amp=amp,
         if_exists=if_exists.value,
         warn=lambda text: err.print(f"[yellow]warning:[/] {text}", highlight=False, soft_wrap=True),
+        space=space,
+        n_trials=n_trials,
+        pruner=pruner,
     )
     verb = "created" if outcome.created else "resumed"
-    out.print(f"{verb} study [bold]{outcome.name}[/] in {outcome.storage}: {outcome.n_trials} configurations queued")
+    queued = "configurations" if outcome.kind == "grid" else "trials (configurations drawn by the workers)"
+    out.print(f"{verb} study [bold]{outcome.name}[/] in {outcome.storage}: {outcome.n_trials} {queued} queued")
+    if outcome.pruner != "none":
+        out.print(f"early stopping: {outcome.pruner}")
     out.print(f"next: hpsearch worker --study {outcome.name}" + _storage_flag(storage))
 
 
@@ -201,6 +234,10 @@ def worker(
         int, typer.Option("--grace", help="Seconds without heartbeat after which a trial counts as dead.")
     ] = 60,
     max_retries: Annotated[int, typer.Option("--max-retries", help="Re-queues of a dead worker's trial.")] = 3,
+    recipe_exact: Annotated[
+        bool,
+        typer.Option("--recipe-exact", help="Train exactly as the recipe's script, without the work-saving defaults."),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only trial results and errors.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also Flair's own log lines.")] = False,
 ) -> None:
@@ -229,10 +266,12 @@ def worker(
         heartbeat_interval=heartbeat,
         grace_period=grace,
         max_retries=max_retries,
+        recipe_exact=recipe_exact,
         quiet=quiet,
         verbose=verbose,
     )
-    out.print(f"worker done: {summary.completed} trials complete, {summary.failed} failed")
+    pruned = f", {summary.pruned} pruned" if summary.pruned else ""
+    out.print(f"worker done: {summary.completed} trials complete{pruned}, {summary.failed} failed")
 
 
 @app.command()

@@ -1,0 +1,209 @@
+"""Replay a finished grid through the early-stopping rules, in many random trial orders.
+
+Usage:
+    python benchmarks/replay.py [--orders 200] [--curves benchmarks/data/minilm-ajmc-en-curves.json]
+
+A search is simulated as one worker would run it: the configurations in a random order, each
+trained seed by seed and epoch by epoch from the recorded dev curves, asking the rule
+(``hpsearch.pruning``) after every epoch but a run's last and after every seed but the last, as
+``hpsearch.objective`` does. For each rule it prints the epochs trained as a share of the full
+grid's, how often the best configuration it picks is the grid's best (and within 0.3 F1 of it),
+and how often the grid's best was pruned.
+
+Two data sets:
+
+- ``minilm``: recorded curves (``record_curves.py``), seeds paired across configurations.
+- ``paper``: the paper's published per-seed dev F1 of the BERT grid, seed level only (one
+  "epoch" per seed, so only the between-seed rule acts). Its scores are listed in file-system
+  order, not seed order, so each replayed order shuffles every configuration's seeds anew: unpaired.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from hpsearch.pruning import Curve, PairedPruner, SeedPruner, TrialCurves, make_pruner
+
+DEFAULT_CURVES = Path(__file__).parent / "data" / "minilm-ajmc-en-curves.json"
+WITHIN = 0.003
+"""0.3 F1 (scores are on a 0-1 scale)."""
+
+PAPER_BERT = {  # dev F1 per seed, in the order the paper's files list them
+    "wsFalse-bs4-e10-lr5e-05": [85.48, 84.56, 84.76, 87.11, 84.75],
+    "wsFalse-bs4-e10-lr3e-05": [87.09, 85.51, 85.17, 86.05, 85.00],
+    "wsFalse-bs8-e10-lr5e-05": [86.60, 85.99, 86.12, 84.96, 85.92],
+    "wsFalse-bs8-e10-lr3e-05": [85.31, 83.80, 84.73, 86.87, 85.14],
+}
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A finished grid: each configuration's dev curve per seed (seeds in training order)."""
+
+    runs: dict[str, dict[int, Curve]]
+
+    def score(self, name: str) -> float:
+        return TrialCurves(self.runs[name]).score
+
+    @property
+    def best(self) -> str:
+        return max(self.runs, key=self.score)
+
+    @property
+    def epochs(self) -> int:
+        return sum(len(c) for runs in self.runs.values() for c in runs.values())
+
+
+@dataclass(frozen=True)
+class Search:
+    """One simulated search."""
+
+    epochs: int
+    picked: str
+    pruned: frozenset[str]
+
+
+def load_curves(path: Path) -> Grid:
+    data = json.loads(path.read_text())
+    return Grid(
+        {c["name"]: {int(s): tuple(r["dev_curve"]) for s, r in sorted(c["seeds"].items())} for c in data["configs"]}
+    )
+
+
+def paper_grid(rng: random.Random) -> Grid:
+    """The paper's BERT grid with each configuration's seeds in a fresh random order (unpaired)."""
+    runs = {}
+    for name, scores in PAPER_BERT.items():
+        shuffled = rng.sample(scores, len(scores))
+        runs[name] = {seed: (score / 100,) for seed, score in enumerate(shuffled, start=1)}
+    return Grid(runs)
+
+
+def simulate(grid: Grid, order: Sequence[str], pruner: SeedPruner) -> Search:
+    """Run the configurations in ``order`` as a worker would, with ``pruner`` deciding as the objective asks it."""
+    finished: list[TrialCurves] = []
+    epochs = 0
+    pruned: set[str] = set()
+    for number, name in enumerate(order):
+        done: dict[int, Curve] = {}
+        seeds = list(grid.runs[name])
+        stopped = False
+        for index, seed in enumerate(seeds):
+            curve = grid.runs[name][seed]
+            for epoch in range(1, len(curve) + 1):
+                epochs += 1
+                if epoch < len(curve) and pruner.stop_run(finished, done, seed, curve[:epoch]) is not None:
+                    stopped = True
+                    break
+            if stopped:
+                break
+            done[seed] = curve
+            if index < len(seeds) - 1 and pruner.stop_trial(finished, done) is not None:
+                stopped = True
+                break
+        if stopped:
+            pruned.add(name)
+        else:
+            finished.append(TrialCurves(done, number=number))
+    picked = max(finished, key=lambda t: t.score)
+    return Search(epochs=epochs, picked=order[picked.number], pruned=frozenset(pruned))
+
+
+@dataclass(frozen=True)
+class Summary:
+    pruner: str
+    fraction_mean: float
+    fraction_min: float
+    fraction_max: float
+    same_best: float
+    within: float
+    best_pruned: float
+
+
+def replay(grids: Callable[[random.Random], Grid], pruner: SeedPruner, *, orders: int, seed: int = 0) -> Summary:
+    """``orders`` random trial orders of the grid (a fresh grid from ``grids`` per order, for unpaired data)."""
+    rng = random.Random(seed)
+    fractions, same, close, lost = [], 0, 0, 0
+    for _ in range(orders):
+        grid = grids(rng)
+        order = rng.sample(list(grid.runs), len(grid.runs))
+        search = simulate(grid, order, pruner)
+        fractions.append(search.epochs / grid.epochs)
+        same += search.picked == grid.best
+        close += grid.score(search.picked) >= grid.score(grid.best) - WITHIN
+        lost += grid.best in search.pruned
+    return Summary(
+        pruner=pruner.name
+        if not isinstance(pruner, PairedPruner)
+        else f"paired(z={pruner.z:g}, z_run={pruner.z_run:g})",
+        fraction_mean=statistics.fmean(fractions),
+        fraction_min=min(fractions),
+        fraction_max=max(fractions),
+        same_best=same / orders,
+        within=close / orders,
+        best_pruned=lost / orders,
+    )
+
+
+def table(title: str, rows: Sequence[Summary]) -> str:
+    lines = [
+        f"### {title}",
+        "",
+        "| pruner | epochs trained (mean, min-max) | picks grid's best | within 0.3 F1 | grid's best pruned |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.pruner} | {100 * r.fraction_mean:.0f}% ({100 * r.fraction_min:.0f}-{100 * r.fraction_max:.0f}%) "
+            f"| {100 * r.same_best:.1f}% | {100 * r.within:.1f}% | {100 * r.best_pruned:.1f}% |"
+        )
+    return "\n".join(lines)
+
+
+def pruners(zs: Sequence[tuple[float, float]]) -> list[SeedPruner]:
+    """``none``, ``wilcoxon``, and ``paired`` with each (z, z_run) of ``zs``."""
+    return [make_pruner("none"), make_pruner("wilcoxon"), *(PairedPruner(z=z, z_run=z_run) for z, z_run in zs)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--curves", type=Path, default=DEFAULT_CURVES)
+    parser.add_argument("--orders", type=int, default=200)
+    parser.add_argument(
+        "--z",
+        type=lambda t: [tuple(float(v) for v in pair.split("/")) for pair in t.split(",")],
+        default=[(2.0, 1.0), (2.0, 0.5), (2.0, 2.0), (1.5, 1.5), (1.0, 1.0), (0.5, 0.5)],
+        help="paired settings to compare, as z/z_run pairs; the first is the default (2/1)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="of the random trial orders")
+    args = parser.parse_args()
+
+    grid = load_curves(args.curves)
+    meta = json.loads(args.curves.read_text())["meta"]
+    print(
+        f"minilm: {len(grid.runs)} configurations x {len(meta['seeds'])} seeds x {meta['epochs']} epochs "
+        f"= {grid.epochs} epochs; grid's best {grid.best} ({100 * grid.score(grid.best):.2f})\n"
+    )
+    print(
+        table(
+            "minilm (paired seeds, per-epoch curves)",
+            [replay(lambda _: grid, p, orders=args.orders, seed=args.seed) for p in pruners(args.z)],
+        )
+    )
+    print()
+    print(
+        table(
+            "paper BERT grid (seed level, unpaired)",
+            [replay(paper_grid, p, orders=args.orders, seed=args.seed) for p in pruners(args.z)],
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
