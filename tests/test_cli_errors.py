@@ -65,7 +65,11 @@ def test_create_refuses_bad_options(db: tuple[str, Path], args: list[str], messa
     [
         ("bad.toml", 'model = "bert"\n[space\n', "not valid TOML"),
         ("incomplete.toml", 'model = "bert"\n', "missing key(s) space"),
-        ("unknown.toml", 'model = "bert"\nfoo = 1\n[space]\nlearning_rates=[1e-5]\nbatch_sizes=[4]\n', "unknown key(s) foo"),
+        (
+            "unknown.toml",
+            'model = "bert"\nfoo = 1\n[space]\nlearning_rates=[1e-5]\nbatch_sizes=[4]\n',
+            "unknown key(s) foo",
+        ),
         ("types.toml", 'model = "bert"\n[space]\nlearning_rates=[1e-5]\nbatch_sizes=["4"]\n', "must list int"),
         ("recipe.json", json.dumps({"seeds": [1], "hf_model": "a/b"}), "missing key(s) batch_sizes"),
         ("config.yaml", "a: 1\n", "unknown config format"),

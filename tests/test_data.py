@@ -16,7 +16,7 @@ from tests.conftest import SHARED_DATA
 AJMC_EN = DatasetRef("ajmc", "en")
 
 
-def stats(corpus) -> dict[str, object]:  # noqa: ANN001 - a Flair corpus
+def stats(corpus) -> dict[str, object]:
     out: dict[str, object] = {}
     for split in ("train", "dev", "test"):
         sentences = list(getattr(corpus, split))
@@ -30,7 +30,7 @@ def stats(corpus) -> dict[str, object]:  # noqa: ANN001 - a Flair corpus
     return out
 
 
-def flair_reference(data_dir: Path, dataset: DatasetRef, tmp_path: Path):  # noqa: ANN201
+def flair_reference(data_dir: Path, dataset: DatasetRef, tmp_path: Path):
     """Flair's NER_HIPE_2022 fed the same files, placed where its downloader would have put them."""
     from flair.datasets import NER_HIPE_2022
 
@@ -72,7 +72,7 @@ def test_several_datasets_train_on_their_union(sample_data: Path, tmp_path: Path
 def test_data_dir_checks(tmp_path: Path, sample_data: Path) -> None:
     with pytest.raises(DataError, match="does not exist"):
         check_data_dir(tmp_path / "nope", [AJMC_EN])
-    with pytest.raises(DataError, match="lacks data/v2.1/ajmc/de/HIPE-2022-v2.1-ajmc-train-de.tsv"):
+    with pytest.raises(DataError, match=r"lacks data/v2\.1/ajmc/de/HIPE-2022-v2\.1-ajmc-train-de\.tsv"):
         check_data_dir(sample_data, [DatasetRef("ajmc", "de")])
     check_data_dir(sample_data, [AJMC_EN])
 

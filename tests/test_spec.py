@@ -100,7 +100,10 @@ BAD_TOML = {
     "bool batch": ('model = "bert"\n[space]\nlearning_rates=[1e-5]\nbatch_sizes=[true]\n', "must list int"),
     "lr zero": ('model = "bert"\n[space]\nlearning_rates=[0.0]\nbatch_sizes=[4]\n', "learning rate must be > 0"),
     "batch zero": ('model = "bert"\n[space]\nlearning_rates=[1e-5]\nbatch_sizes=[0]\n', "batch size must be >= 1"),
-    "dataset": ('model = "bert"\ndatasets=["ajmc/xx"]\n[space]\nlearning_rates=[1e-5]\nbatch_sizes=[4]\n', "no language"),
+    "dataset": (
+        'model = "bert"\ndatasets=["ajmc/xx"]\n[space]\nlearning_rates=[1e-5]\nbatch_sizes=[4]\n',
+        "no language",
+    ),
     "malformed": ('model = "bert\n', "not valid TOML"),
     "empty dim": ('model = "bert"\n[space]\nlearning_rates=[]\nbatch_sizes=[4]\n', "non-empty list"),
 }
@@ -151,7 +154,7 @@ def test_bad_recipe_json_is_refused(tmp_path: Path, change: dict, message: str) 
 def test_incomplete_recipe_json(tmp_path: Path) -> None:
     path = tmp_path / "config.json"
     path.write_text(json.dumps({k: v for k, v in RECIPE.items() if k != "hf_model"}))
-    with pytest.raises(SpecError, match="missing key.*hf_model"):
+    with pytest.raises(SpecError, match=r"missing key.*hf_model"):
         load_config(path)
     path.write_text('{"seeds": [1,')
     with pytest.raises(SpecError, match="not valid JSON"):
