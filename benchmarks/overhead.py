@@ -33,6 +33,19 @@ def minilm_path() -> Path:
     return Path(spec.origin).parent / "model"
 
 
+def subsample(data_dir: Path, out: Path, sentences: int) -> Path:
+    """A copy of the AjMC-en files whose training file ends after its first ``sentences`` sentences."""
+    folder = Path("data") / "v2.1" / "ajmc" / "en"
+    (out / folder).mkdir(parents=True)
+    for path in (data_dir / folder).glob("*.tsv"):
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        if "-train-" in path.name:
+            ends = [i for i, line in enumerate(lines) if "EndOfSentence" in line]
+            lines = lines[: ends[min(sentences, len(ends)) - 1] + 1]
+        (out / folder / path.name).write_text("".join(lines), encoding="utf-8")
+    return out
+
+
 def timed(cmd: list[str], cwd: Path) -> float:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1", "PYTHONWARNINGS": "ignore"}
     started = time.perf_counter()
@@ -51,10 +64,15 @@ def main() -> None:
     parser.add_argument("--lr", default="5e-05")
     parser.add_argument("--batch-size", default="8")
     parser.add_argument("--skip-defaults", action="store_true", help="Only the like-for-like --recipe-exact run.")
+    parser.add_argument(
+        "--train-sentences", type=int, default=None, help="Train on the first N training sentences (a fixed subsample)."
+    )
     args = parser.parse_args()
     model = minilm_path()
     seeds = args.seeds.split(",")
     work = Path(tempfile.mkdtemp(prefix="hpsearch-overhead-"))
+    if args.train_sentences:
+        args.data_dir = subsample(args.data_dir, work / "data", args.train_sentences)
     url = f"sqlite:///{work / 'hpsearch.db'}"
     hp = [sys.executable, "-m", "hpsearch"]
     plain = [sys.executable, str(ROOT / "benchmarks" / "_recipe_plain.py"), str(model), str(args.data_dir)]
@@ -79,7 +97,8 @@ def main() -> None:
 
     logs = sorted((work / "plain").rglob("training.log"), key=str)
     plain_dev = [round(max(read_training_log(p).dev_curve), 4) for p in logs]
-    print(f"data: AjMC-en (full train set), model: MiniLM-L6, {args.epochs} epoch(s), seeds {args.seeds}, CPU")
+    train = f"first {args.train_sentences} training sentences" if args.train_sentences else "full train set"
+    print(f"data: AjMC-en ({train}, full dev and test), model: MiniLM-L6, {args.epochs} epoch(s), seeds {args.seeds}")
     print(f"plain Flair script (recipe):           {t_plain:7.1f} s   dev F1 per seed {plain_dev}")
     print(f"hpsearch worker --recipe-exact:        {t_exact:7.1f} s   dev F1 per seed {dev_exact}")
     print(f"  (hpsearch create, once per study:    {c_exact:7.1f} s)")
