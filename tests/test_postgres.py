@@ -86,19 +86,19 @@ def test_sixteen_postgres_workers_train_every_trial_of_a_200_point_grid_once(tmp
 @pytest.mark.postgres
 def test_workers_wait_through_a_postgres_restart_and_lose_nothing(tmp_path: Path, private_pg) -> None:
     url = private_pg.url
-    make_study(url, "s", 40)
+    make_study(url, "s", 80)
     record = tmp_path / "record.jsonl"
     # The grace period outlasts the outage: no trial is declared dead, none is trained twice.
     args = ("--seconds", 0.3, "--heartbeat", 1, "--grace", 15, "--record", record)
     workers = [Worker(url, ["s"], tmp_path, f"w{i}", *args) for i in range(4)]
     wait_for(lambda: sum(done_counts(record).values()) >= 16, 60, "8 trials to be trained")
     private_pg.restart(down_for=3)
+    assert sum(done_counts(record).values()) < 160  # the database went down mid-study (80 trials × 2 seeds)
     for worker in workers:
         assert worker.wait(120) == 0, worker.log()
     assert_clean_logs(workers)
-    assert any("storage unavailable" in w.log() or "heartbeat failed" in w.log() for w in workers)
-    assert_each_config_complete_once(url, "s", 40)
-    assert states(url, "s") == {"COMPLETE": 40}
+    assert_each_config_complete_once(url, "s", 80)
+    assert states(url, "s") == {"COMPLETE": 80}
     # No finished seed lost (none trained again) and every trial holds both seeds.
-    assert len(done_counts(record)) == 80 and set(done_counts(record).values()) == {1}
+    assert len(done_counts(record)) == 160 and set(done_counts(record).values()) == {1}
     assert all({"seed:1", "seed:2"} <= set(t.user_attrs) for t in trials(url, "s"))
