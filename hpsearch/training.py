@@ -48,7 +48,7 @@ class TrainingOptions:
 
     sort_eval: bool = True
     """Evaluate dev and test in order of sentence length, so a batch is padded little. Micro-F1 does
-    not depend on the order; on the CPU it halves the evaluation time (benchmarks/README.md)."""
+    not depend on the order; on a 2-core CPU it took a third off the evaluation time (benchmarks/README.md)."""
     eval_batch_size: int | None = None
     """Sentences per batch when evaluating; evaluation does not train, so it does not change the
     scores. None: the recipe's 16 on the CPU (larger batches were slower there: more padding), 64 on
