@@ -71,14 +71,19 @@ def run_experiment(seed, batch_size, epoch, learning_rate, hf_model, base_path, 
     )
 
 
+def stage_ajmc_en(data_dir: Path, base: Path) -> None:
+    """Put a HIPE-2022-data copy's AjMC-en files where Flair's downloader would have put them under ``base``."""
+    original = base / "ner_hipe_2022" / "v2.1" / "ajmc" / "en" / "original"
+    original.mkdir(parents=True)
+    for path in (data_dir / "data" / "v2.1" / "ajmc" / "en").glob("*.tsv"):
+        shutil.copy(path, original / path.name)
+
+
 def main() -> None:
     model, data_dir, out_dir, lr, bs, epochs, *seeds = sys.argv[1:]
     flair.device = torch.device("cpu")
     with tempfile.TemporaryDirectory() as base:
-        original = Path(base) / "ner_hipe_2022" / "v2.1" / "ajmc" / "en" / "original"
-        original.mkdir(parents=True)
-        for path in (Path(data_dir) / "data" / "v2.1" / "ajmc" / "en").glob("*.tsv"):
-            shutil.copy(path, original / path.name)
+        stage_ajmc_en(Path(data_dir), Path(base))
         for seed in seeds:
             # The recipe's folder cache: every seed after the first finds the preprocessed files.
             started = time.perf_counter()

@@ -7,7 +7,10 @@ training settings as written) with the plain script, so it measures the service 
 process start, corpus loading, bookkeeping. Target: hpsearch / plain <= 1.03. A third run with
 hpsearch's defaults (benchmarks/speed.py measures those) shows what a user gets.
 
-Usage: python benchmarks/overhead.py [--epochs 1] [--seeds 1,2] [--data-dir ../shared/data/hipe-2022]
+With --repeat N the plain and hpsearch runs alternate in ABBA order (plain, hpsearch, hpsearch,
+plain, ...) so that drifts of the machine's speed hit both alike; the ratio is of the medians.
+
+Usage: python benchmarks/overhead.py [--epochs 1] [--seeds 1,2] [--repeat 2] [--data-dir ../shared/data/hipe-2022]
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -63,6 +67,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="1,2")
     parser.add_argument("--lr", default="5e-05")
     parser.add_argument("--batch-size", default="8")
+    parser.add_argument("--repeat", type=int, default=1, help="Pairs of plain and hpsearch runs, in ABBA order.")
     parser.add_argument("--skip-defaults", action="store_true", help="Only the like-for-like --recipe-exact run.")
     parser.add_argument(
         "--train-sentences", type=int, default=None, help="Train on the first N training sentences (a fixed subsample)."
@@ -87,18 +92,32 @@ def main() -> None:
         trial = optuna.load_study(study_name=study, storage=url).trials[0]
         return t_create, t_worker, [round(v, 4) for v in trial.user_attrs["dev_f1_per_seed"]]
 
-    t_plain = timed(plain, work)
-    c_exact, t_exact, dev_exact = hpsearch_run("exact", "--recipe-exact")
+    plain_times: list[float] = []
+    exact_times: list[float] = []
+    c_exact, dev_exact = 0.0, []
+    for i in range(args.repeat):
+        order = ("plain", "exact") if i % 2 == 0 else ("exact", "plain")
+        for kind in order:
+            if kind == "plain":
+                plain_times.append(timed([*plain[:4], str(work / f"plain-{i}"), *plain[5:]], work))
+                print(f"  plain run {i + 1}: {plain_times[-1]:.1f} s", flush=True)
+            else:
+                c_exact, elapsed, dev_exact = hpsearch_run(f"exact-{i}", "--recipe-exact")
+                exact_times.append(elapsed)
+                print(f"  hpsearch run {i + 1}: {elapsed:.1f} s", flush=True)
+    t_plain, t_exact = statistics.median(plain_times), statistics.median(exact_times)
     t_fast, dev_fast = None, None
     if not args.skip_defaults:
         _, t_fast, dev_fast = hpsearch_run("defaults")
 
     from hpsearch.logs import read_training_log
 
-    logs = sorted((work / "plain").rglob("training.log"), key=str)
+    logs = sorted((work / "plain-0").rglob("training.log"), key=str)
     plain_dev = [round(max(read_training_log(p).dev_curve), 4) for p in logs]
     train = f"first {args.train_sentences} training sentences" if args.train_sentences else "full train set"
     print(f"data: AjMC-en ({train}, full dev and test), model: MiniLM-L6, {args.epochs} epoch(s), seeds {args.seeds}")
+    runs = f"median of {args.repeat}, ABBA order" if args.repeat > 1 else "one run each"
+    print(f"times: {runs}; plain {[round(t, 1) for t in plain_times]}, hpsearch {[round(t, 1) for t in exact_times]}")
     print(f"plain Flair script (recipe):           {t_plain:7.1f} s   dev F1 per seed {plain_dev}")
     print(f"hpsearch worker --recipe-exact:        {t_exact:7.1f} s   dev F1 per seed {dev_exact}")
     print(f"  (hpsearch create, once per study:    {c_exact:7.1f} s)")

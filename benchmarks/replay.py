@@ -1,7 +1,7 @@
 """Replay a finished grid through the early-stopping rules, in many random trial orders.
 
 Usage:
-    python benchmarks/replay.py [--orders 200] [--curves benchmarks/data/minilm-ajmc-en-curves.json]
+    python benchmarks/replay.py [--orders 200] [--curves FILE ...] [--z 2/1,1/1/2 ...]
 
 A search is simulated as one worker would run it: the configurations in a random order, each
 trained seed by seed and epoch by epoch from the recorded dev curves, asking the rule
@@ -12,7 +12,9 @@ and how often the grid's best was pruned.
 
 Two data sets:
 
-- ``minilm``: recorded curves (``record_curves.py``), seeds paired across configurations.
+- ``minilm``: recorded curves (``record_curves.py``), seeds paired across configurations; by default
+  both recordings in ``benchmarks/data`` (300 training sentences at the wide space's learning rates,
+  and the first one: 100 sentences at ten times those).
 - ``paper``: the paper's published per-seed dev F1 of the BERT grid, seed level only (one
   "epoch" per seed, so only the between-seed rule acts). Its scores are listed in file-system
   order, not seed order, so each replayed order shuffles every configuration's seeds anew: unpaired.
@@ -30,7 +32,8 @@ from pathlib import Path
 
 from hpsearch.pruning import Curve, PairedPruner, SeedPruner, TrialCurves, make_pruner
 
-DEFAULT_CURVES = Path(__file__).parent / "data" / "minilm-ajmc-en-curves.json"
+DATA = Path(__file__).parent / "data"
+DEFAULT_CURVES = [DATA / "minilm-ajmc-en-300-curves.json", DATA / "minilm-ajmc-en-100-curves.json"]
 WITHIN = 0.003
 """0.3 F1 (scores are on a 0-1 scale)."""
 
@@ -109,9 +112,11 @@ def simulate(grid: Grid, order: Sequence[str], pruner: SeedPruner) -> Search:
                 break
         if stopped:
             pruned.add(name)
+            if done:  # its finished seeds, as the worker stores them
+                finished.append(TrialCurves(done, number=number, complete=False))
         else:
             finished.append(TrialCurves(done, number=number))
-    picked = max(finished, key=lambda t: t.score)
+    picked = max((t for t in finished if t.complete), key=lambda t: t.score)
     return Search(epochs=epochs, picked=order[picked.number], pruned=frozenset(pruned))
 
 
@@ -139,9 +144,7 @@ def replay(grids: Callable[[random.Random], Grid], pruner: SeedPruner, *, orders
         close += grid.score(search.picked) >= grid.score(grid.best) - WITHIN
         lost += grid.best in search.pruned
     return Summary(
-        pruner=pruner.name
-        if not isinstance(pruner, PairedPruner)
-        else f"paired(z={pruner.z:g}, z_run={pruner.z_run:g})",
+        pruner=pruner.name if not isinstance(pruner, PairedPruner) else describe(pruner),
         fraction_mean=statistics.fmean(fractions),
         fraction_min=min(fractions),
         fraction_max=max(fractions),
@@ -166,41 +169,63 @@ def table(title: str, rows: Sequence[Summary]) -> str:
     return "\n".join(lines)
 
 
-def pruners(zs: Sequence[tuple[float, float]]) -> list[SeedPruner]:
-    """``none``, ``wilcoxon``, and ``paired`` with each (z, z_run) of ``zs``."""
-    return [make_pruner("none"), make_pruner("wilcoxon"), *(PairedPruner(z=z, z_run=z_run) for z, z_run in zs)]
+def describe(pruner: PairedPruner) -> str:
+    default = PairedPruner()
+    pairs = f", min_pairs={pruner.min_pairs}" if pruner.min_pairs != default.min_pairs else ""
+    gain = "" if pruner.gain_bound == default.gain_bound else f", gain_bound={pruner.gain_bound}"
+    return f"paired(z={pruner.z:g}, z_run={pruner.z_run:g}{pairs}{gain})"
+
+
+def paired_settings(text: str) -> list[PairedPruner]:
+    """``z/z_run[/min_pairs[/gain_bound]]`` settings, comma-separated (gain_bound: 1 or 0)."""
+    out = []
+    for setting in text.split(","):
+        z, z_run, *rest = setting.split("/")
+        extra: dict = {"min_pairs": int(rest[0])} if rest else {}
+        if len(rest) > 1:
+            extra["gain_bound"] = rest[1] == "1"
+        out.append(PairedPruner(z=float(z), z_run=float(z_run), **extra))
+    return out
+
+
+def pruners(paired: Sequence[PairedPruner]) -> list[SeedPruner]:
+    """``none``, ``wilcoxon``, and each ``paired`` setting."""
+    return [make_pruner("none"), make_pruner("wilcoxon"), *paired]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--curves", type=Path, default=DEFAULT_CURVES)
+    parser.add_argument("--curves", type=Path, nargs="+", default=DEFAULT_CURVES)
     parser.add_argument("--orders", type=int, default=200)
     parser.add_argument(
         "--z",
-        type=lambda t: [tuple(float(v) for v in pair.split("/")) for pair in t.split(",")],
-        default=[(2.0, 1.0), (2.0, 0.5), (2.0, 2.0), (1.5, 1.5), (1.0, 1.0), (0.5, 0.5)],
-        help="paired settings to compare, as z/z_run pairs; the first is the default (2/1)",
+        type=paired_settings,
+        default="2/1,1/1,1/0.5,0.5/0.5",
+        help="paired settings to compare, as z/z_run[/min_pairs], comma-separated; the default rule is always shown",
     )
     parser.add_argument("--seed", type=int, default=0, help="of the random trial orders")
     args = parser.parse_args()
+    settings = [make_pruner("paired"), *(p for p in args.z if describe(p) != describe(make_pruner("paired")))]
 
-    grid = load_curves(args.curves)
-    meta = json.loads(args.curves.read_text())["meta"]
-    print(
-        f"minilm: {len(grid.runs)} configurations x {len(meta['seeds'])} seeds x {meta['epochs']} epochs "
-        f"= {grid.epochs} epochs; grid's best {grid.best} ({100 * grid.score(grid.best):.2f})\n"
-    )
-    print(
-        table(
-            "minilm (paired seeds, per-epoch curves)",
-            [replay(lambda _: grid, p, orders=args.orders, seed=args.seed) for p in pruners(args.z)],
+    for path in args.curves:
+        grid = load_curves(path)
+        meta = json.loads(path.read_text())["meta"]
+        print(
+            f"{path.name}: {len(grid.runs)} configurations x {len(meta['seeds'])} seeds x {meta['epochs']} epochs "
+            f"= {grid.epochs} epochs ({meta['sentences']}); grid's best {grid.best} "
+            f"({100 * grid.score(grid.best):.2f})\n"
         )
-    )
-    print()
+        print(
+            table(
+                f"{path.stem} (paired seeds, per-epoch curves; orders seed {args.seed})",
+                [replay(lambda _, g=grid: g, p, orders=args.orders, seed=args.seed) for p in pruners(settings)],
+            )
+        )
+        print()
     print(
         table(
-            "paper BERT grid (seed level, unpaired)",
-            [replay(paper_grid, p, orders=args.orders, seed=args.seed) for p in pruners(args.z)],
+            f"paper BERT grid (seed level, unpaired; orders seed {args.seed})",
+            [replay(paper_grid, p, orders=args.orders, seed=args.seed) for p in pruners(settings)],
         )
     )
 

@@ -6,11 +6,13 @@ Usage:
 Both variants train the same configuration (batch size 8, lr 5e-5, one epoch by default) with the
 same seed, one after the other in one process, in the order given (alternate them: the machine's
 speed drifts). "recipe" is ``TrainingOptions.recipe()`` (Flair as the recipe calls it), "fast" is
-``TrainingOptions()``. The corpus is loaded once for all runs, as a worker does; the fast runs
-share one ``PretrainedCache``, filled before the first timed run, as a worker's seeds after its
-first do. Prints each run's wall-clock and CPU time (all threads; steadier on a shared machine) split into
-training (setup and batches), dev evaluation and the rest (test evaluation, saving), the ratios,
-both dev F1 values, and what building the embeddings costs per seed read from disk and copied.
+``TrainingOptions()``. Each recipe run loads the corpus and builds its label dictionary, as the
+recipe does for every seed (from the files its first seed prepared); the fast runs share the
+corpus loaded once, as a worker's seeds do, and one ``PretrainedCache``, filled before the first
+timed run, as a worker's seeds after its first do. Prints each run's wall-clock and CPU time (all
+threads; steadier on a shared machine) split into training (corpus, setup and batches), dev
+evaluation and the rest (test evaluation, saving), the ratios, both dev F1 values, and what
+building the embeddings costs per seed read from disk and copied.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ class Run:
     cpu: tuple[float, float, float, float]
     dev_curve: tuple[float, ...]
     test_f1: float | None
+    corpus_s: float
+    """Wall seconds spent loading the corpus and building its label dictionary for this run (part of "train")."""
 
     @property
     def wall_s(self) -> float:
@@ -82,12 +86,30 @@ class Run:
         return self.cpu[0]
 
 
-def train(variant: str, data: object, model: str, config: object, seed: int, cache: object) -> Run:
+def recipe_training_data(base: Path) -> object:
+    """What the recipe builds for every seed before its model: the corpus, from the files that its
+    first seed prepared under ``base``, and the label dictionary."""
+    from _recipe_plain import prepare_ajmc_corpus
+    from flair.data import MultiCorpus
+    from flair.datasets import NER_HIPE_2022
+
+    from hpsearch.training import TrainingData
+
+    corpus = NER_HIPE_2022(
+        dataset_name="ajmc", language="en", add_document_separator=True, base_path=base, preproc_fn=prepare_ajmc_corpus
+    )
+    return TrainingData.build(MultiCorpus(corpora=[corpus], sample_missing_splits=False))
+
+
+def train(variant: str, data: object, model: str, config: object, seed: int, cache: object, recipe_base: Path) -> Run:
     from hpsearch.training import RunHooks, TrainingOptions, train_seed
 
     options = TrainingOptions.recipe() if variant == "recipe" else TrainingOptions()
     with tempfile.TemporaryDirectory(prefix=f"hpsearch-speed-{variant}-") as out:
         timer = Timer()
+        if variant == "recipe":
+            data = recipe_training_data(recipe_base)  # per seed, as the recipe does; a worker does it once
+        corpus_s = now()[0] - timer.started[0]
         hooks = RunHooks(on_epoch=timer.on_epoch, on_batch=timer.on_batch)
         result = train_seed(data, model, config, seed, Path(out), hooks=hooks, options=options, pretrained=cache)
         ended = now()
@@ -97,6 +119,7 @@ def train(variant: str, data: object, model: str, config: object, seed: int, cac
         cpu=timer.phases(ended, 1),
         dev_curve=result.dev_curve,
         test_f1=result.test_f1,
+        corpus_s=corpus_s,
     )
 
 
@@ -150,7 +173,7 @@ def main() -> None:
     flair.device = torch.device("cpu")
     logging.getLogger("flair").setLevel(logging.WARNING)
 
-    from hpsearch.data import label_dictionary, load_corpus
+    from hpsearch.data import load_corpus
     from hpsearch.pretrained import PretrainedCache
     from hpsearch.spaces import Config
     from hpsearch.spec import DatasetRef
@@ -158,7 +181,7 @@ def main() -> None:
 
     model = args.model or minilm_path()
     corpus = load_corpus([DatasetRef("ajmc", "en")], args.data_dir)
-    data = TrainingData(corpus=corpus, labels=label_dictionary(corpus))
+    data = TrainingData.build(corpus)
     config = Config(learning_rate=args.lr, batch_size=args.batch_size, epochs=args.epochs)
     read_s, copied_s = embedding_build_times(model)
     print(f"embeddings per seed: read from disk {read_s:.2f} s, copied from memory {copied_s:.2f} s", flush=True)
@@ -168,9 +191,15 @@ def main() -> None:
 
         TransformerWordEmbeddings(model, fine_tune=True)  # the worker's one read
 
+    from _recipe_plain import stage_ajmc_en
+
+    recipe_base = Path(tempfile.mkdtemp(prefix="hpsearch-speed-recipe-data-"))
+    stage_ajmc_en(args.data_dir, recipe_base)
+    recipe_training_data(recipe_base)  # the recipe's first seed prepares the files; the timed runs reuse them
+
     runs: list[Run] = []
     for variant in order:
-        run = train(variant, data, model, config, args.seed, cache if variant == "fast" else None)
+        run = train(variant, data, model, config, args.seed, cache if variant == "fast" else None, recipe_base)
         runs.append(run)
         print(
             f"{variant:6s} "
@@ -178,7 +207,8 @@ def main() -> None:
                 f"{name} {t[0]:6.1f} s (train {t[1]:6.1f}, dev eval {t[2]:5.1f}, rest {t[3]:5.1f})"
                 for name, t in (("wall", run.wall), ("cpu", run.cpu))
             )
-            + f"  dev F1 {', '.join(f'{f:.4f}' for f in run.dev_curve)}  test F1 {run.test_f1:.4f}",
+            + f"  corpus {run.corpus_s:4.1f} s  dev F1 {', '.join(f'{f:.4f}' for f in run.dev_curve)}"
+            + f"  test F1 {run.test_f1:.4f}",
             flush=True,
         )
 

@@ -55,13 +55,13 @@ class FlairTrainer:
         self._pretrained = PretrainedCache()
 
     def data_for(self, spec: StudySpec) -> TrainingData:
-        from hpsearch.data import label_dictionary, load_corpus
+        from hpsearch.data import load_corpus
 
         key = tuple(d.key for d in spec.datasets)
         if key not in self._data:
             data_dir = self.data_dir or (Path(spec.data_dir) if spec.data_dir else None)
             corpus = load_corpus(spec.datasets, data_dir)
-            self._data[key] = TrainingData(corpus=corpus, labels=label_dictionary(corpus))
+            self._data[key] = TrainingData.build(corpus)
         return self._data[key]
 
     def train(self, spec: StudySpec, config: Config, seed: int, out_dir: Path, hooks: RunHooks) -> SeedResult:
@@ -152,7 +152,7 @@ def run_trial(
         result = done.get(seed)
         progress.seed_started(index, seed, skipped=result is not None)
         if result is None:
-            watch = _PruneWatch(pruner, trial.study, curves, seed, config.epochs)
+            watch = _PruneWatch(pruner, trial, curves, seed, config.epochs)
             on_epoch = watch.on_epoch(hooks.on_epoch) if pruning else hooks.on_epoch
             run_hooks = RunHooks(stop=hooks.stop, on_epoch=on_epoch, on_batch=hooks.on_batch)
             result = trainer.train(spec, config, seed, run_root / f"seed-{seed}", _with_progress(run_hooks, progress))
@@ -166,7 +166,7 @@ def run_trial(
         runs.append(result)
         curves[seed] = result.dev_curve
         if pruning and index < len(spec.seeds) - 1:
-            reason = pruner.stop_trial(with_retries(finished_curves, trial.study), curves)
+            reason = pruner.stop_trial(with_retries(finished_curves, trial.study, trial.number), curves)
             if reason is not None:
                 _prune(trial, reason)
 
@@ -178,23 +178,30 @@ def run_trial(
     return TrialOutcome(value=mean(dev), runs=tuple(runs))
 
 
-def finished_curves(study: optuna.Study) -> list[TrialCurves]:
-    """The study's complete trials as the pruner sees them: each finished seed's dev curve."""
+def finished_curves(study: optuna.Study, exclude: int | None = None) -> list[TrialCurves]:
+    """The study's trials as the pruner sees them: each finished seed's dev curve.
+
+    Complete trials are candidates for the reference; the finished seeds of pruned and running
+    trials (``complete=False``) only show how runs climb. ``exclude`` is the asking trial's number.
+    """
     from optuna.trial import TrialState
 
     out = []
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+    states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+    for t in study.get_trials(deepcopy=False, states=states):
+        if t.number == exclude:
+            continue
         runs = {s: r.dev_curve for s, r in seed_results_from_attrs(t.user_attrs).items() if r.complete and r.dev_curve}
         if runs:
-            out.append(TrialCurves(runs=runs, number=t.number))
+            out.append(TrialCurves(runs=runs, number=t.number, complete=t.state == TrialState.COMPLETE))
     return out
 
 
 class _PruneWatch:
     """The epoch hook of one run: asks the pruner after each epoch but the last, and raises ``RunPruned``."""
 
-    def __init__(self, pruner: SeedPruner, study: optuna.Study, done: dict[int, Curve], seed: int, epochs: int) -> None:
-        self.pruner, self.study, self.done, self.seed, self.epochs = pruner, study, dict(done), seed, epochs
+    def __init__(self, pruner: SeedPruner, trial: optuna.Trial, done: dict[int, Curve], seed: int, epochs: int) -> None:
+        self.pruner, self.trial, self.done, self.seed, self.epochs = pruner, trial, dict(done), seed, epochs
         self.curve: list[float] = []
         self.reason: str | None = None
 
@@ -205,7 +212,7 @@ class _PruneWatch:
             self.curve.append(dev_f1)
             if len(self.curve) >= self.epochs:
                 return
-            finished = with_retries(finished_curves, self.study)
+            finished = with_retries(finished_curves, self.trial.study, self.trial.number)
             reason = self.pruner.stop_run(finished, self.done, self.seed, tuple(self.curve))
             if reason is not None:
                 self.reason = reason

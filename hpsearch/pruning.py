@@ -5,7 +5,9 @@ reports its dev F1 after every epoch. Seeds are paired across trials: seed 3 of 
 meets seed 3 of another (same data order and initialisation of everything the configuration does
 not change). A rule sees:
 
-- ``finished``: the study's complete trials (every seed trained), as ``TrialCurves``;
+- ``finished``: the study's other trials as ``TrialCurves``: complete ones (every seed trained; the
+  best of them is the reference), and the finished seeds of pruned and running ones
+  (``complete=False``), which only show how runs climb;
 - ``done``: the current trial's finished seeds, seed -> dev curve;
 - and, inside a run, the running seed and its curve so far.
 
@@ -54,6 +56,8 @@ class TrialCurves:
 
     runs: Mapping[int, Curve]
     number: int | None = None
+    complete: bool = True
+    """False for a pruned trial: its finished seeds are evidence of how runs climb, but it is never the reference."""
 
     @property
     def score(self) -> float:
@@ -67,7 +71,7 @@ class TrialCurves:
 
 def reference(finished: Sequence[TrialCurves]) -> TrialCurves | None:
     """The best complete trial (highest score), or None before any trial finished."""
-    scored = [t for t in finished if t.runs]
+    scored = [t for t in finished if t.runs and t.complete]
     return max(scored, key=lambda t: t.score) if scored else None
 
 
@@ -150,13 +154,16 @@ class PairedPruner(SeedPruner):
     ``s`` minus its own. For the running seed at epoch ``e`` it is the difference of the two runs'
     best-so-far at epoch ``e``, less a *catch-up allowance*: the most that any finished run has
     made up on the best trial's same seed after epoch ``e`` among the finished runs that were at
-    least as far behind it at epoch ``e``; until ``min_pairs`` such runs are known, the run goes on.
-    With ``k`` seeds seen, the trial stops if the mean gap exceeds ``t * noise / sqrt(k)``, where
-    ``noise`` is the spread (sample standard deviation) of finished trials' per-seed gaps to the
-    best trial, pooled, or ``sqrt(2)`` times the best trial's seed spread while only it has
-    finished (at least ``min_noise``), and ``t`` is the Student-t quantile of the normal one for
-    ``z`` (``z_run`` inside a run) at the noise's degrees of freedom: few finished seeds measure
-    the noise loosely, so the limit is wider.
+    least as far behind it at epoch ``e``. Until ``min_pairs`` such runs are known, the *gain
+    bound* stands in (``gain_bound``): the run is taken to end at its best so far plus the most
+    that any finished run as low at epoch ``e`` added afterwards, counted once ``min_pairs`` of
+    those did add something; without either, the run goes on. Finished runs include the finished
+    seeds of pruned and running trials. With ``k`` seeds seen, the trial stops if the mean gap
+    exceeds ``t * noise / sqrt(k)``, where ``noise`` is the spread (sample standard deviation) of
+    complete trials' per-seed gaps to the best trial, pooled, or ``sqrt(2)`` times the best trial's
+    seed spread while only it has finished (at least ``min_noise``), and ``t`` is the Student-t
+    quantile of the normal one for ``z`` (``z_run`` inside a run) at the noise's degrees of
+    freedom: few finished seeds measure the noise loosely, so the limit is wider.
 
     Args:
         z: How many noise units of deficit stop a trial between seeds (as a normal quantile); larger
@@ -166,12 +173,20 @@ class PairedPruner(SeedPruner):
         min_pairs: Finished runs seen behind the best trial's same seed at an epoch before a run is
             stopped at that epoch.
         min_epoch: No run is stopped before this epoch.
+        gain_bound: Use the gain bound where no finished run was as far behind.
     """
 
     name = "paired"
 
     def __init__(
-        self, *, z: float = 2.0, z_run: float = 1.0, min_noise: float = 0.005, min_pairs: int = 4, min_epoch: int = 1
+        self,
+        *,
+        z: float = 2.0,
+        z_run: float = 1.0,
+        min_noise: float = 0.005,
+        min_pairs: int = 3,
+        min_epoch: int = 1,
+        gain_bound: bool = True,
     ) -> None:
         if z <= 0 or z_run <= 0:
             raise ValueError(f"z and z_run must be > 0, but got {z=}, {z_run=}.")
@@ -184,6 +199,7 @@ class PairedPruner(SeedPruner):
         self.min_noise = min_noise
         self.min_pairs = min_pairs
         self.min_epoch = min_epoch
+        self.gain_bound = gain_bound
 
     def noise(self, finished: Sequence[TrialCurves]) -> tuple[float, int]:
         """The spread of finished trials' per-seed gaps to the best one (0-1 scale), and its degrees of freedom."""
@@ -192,7 +208,7 @@ class PairedPruner(SeedPruner):
             return math.inf, 0
         variances: list[tuple[float, int]] = []
         for other in finished:
-            if other is best:
+            if other is best or not other.complete:  # a pruned trial's seeds are its worst-looking ones
                 continue
             gaps = [max(best.runs[s]) - max(c) for s, c in other.runs.items() if s in best.runs]
             if len(gaps) >= 2:
@@ -236,6 +252,20 @@ class PairedPruner(SeedPruner):
             return math.inf
         return max(0.0, *recoveries)
 
+    def largest_gain(self, finished: Sequence[TrialCurves], epoch: int, level: float) -> float:
+        """The most that a finished run at or below ``level`` at ``epoch`` has added to its best dev F1 afterwards.
+
+        Infinite until ``min_pairs`` such runs were seen that did gain afterwards: runs that never learned
+        tell nothing about how far a run that low can still climb.
+        """
+        gains = [
+            max(c) - best_so_far(c, epoch)
+            for t in finished
+            for c in t.runs.values()
+            if len(c) > epoch and best_so_far(c, epoch) <= level
+        ]
+        return max(gains) if sum(g > 0 for g in gains) >= self.min_pairs else math.inf
+
     def stop_run(
         self, finished: Sequence[TrialCurves], done: Mapping[int, Curve], seed: int, curve: Curve
     ) -> str | None:
@@ -245,6 +275,12 @@ class PairedPruner(SeedPruner):
             return None
         gap_now = best_so_far(best.runs[seed], epoch) - best_so_far(curve, epoch)
         allowance = self.catch_up(finished, epoch, gap_now)
+        if self.gain_bound and not math.isfinite(allowance):
+            # No finished run was this far behind: the run is taken to reach at most its best so far plus
+            # the most that any finished run as low at this epoch (the best trial's included) added afterwards.
+            level = best_so_far(curve, epoch)
+            final_gap = max(best.runs[seed]) - level - self.largest_gain(finished, epoch, level)
+            allowance = max(0.0, gap_now - final_gap)
         if not math.isfinite(allowance):
             return None
         return self._decide(finished, best, done, gap_now - allowance, f"seed {seed} epoch {epoch}", allowance)

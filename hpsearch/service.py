@@ -135,43 +135,20 @@ def _paper_spec(
     )
 
 
-def create_from_options(
+def create_from_spec(
     storage_url: str,
+    spec: StudySpec,
     *,
-    model: str | None,
-    config: Path | None,
-    study: str | None,
-    datasets: Sequence[str] = (),
-    learning_rates: Sequence[float] = (),
-    batch_sizes: Sequence[int] = (),
-    epochs: Sequence[int] = (),
-    context_sizes: Sequence[int] = (),
-    seeds: str | None = None,
-    data_dir: Path | None = None,
-    amp: bool = False,
+    study: str | None = None,
     if_exists: str = "fail",
     warn: Callable[[str], None] = lambda _text: None,
-    space: str | None = None,
-    n_trials: int | None = None,
-    pruner: str | None = None,
 ) -> Created:
-    """Validate everything first, then create the study; on any error nothing is written."""
+    """Check the storage URL, the data and the model, then create the study; on any error nothing is written.
+
+    ``spec`` comes from ``build_spec`` (the command line) or ``load_config``; ``study`` defaults to
+    the spec's ``<dataset>-<lang>-<model>``.
+    """
     parse_url(storage_url)
-    spec = build_spec(
-        model=model,
-        config=config,
-        datasets=datasets,
-        learning_rates=learning_rates,
-        batch_sizes=batch_sizes,
-        epochs=epochs,
-        context_sizes=context_sizes,
-        seeds=seeds,
-        data_dir=data_dir,
-        amp=amp,
-        space=space,
-        n_trials=n_trials,
-        pruner=pruner,
-    )
     if spec.data_dir is not None:
         check_data_dir(Path(spec.data_dir), spec.datasets)
     if not Path(spec.model).is_absolute():

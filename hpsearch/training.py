@@ -2,8 +2,8 @@
 
 ``train_seed`` runs the recipe's ``fine_tune`` call. ``TrainingOptions`` switches on work savings
 that leave the results unchanged (the defaults; ``TrainingOptions.recipe()`` is the recipe as
-written): Flair's reduced training vocabulary, evaluation in order of sentence length (in larger
-batches on a GPU), and pretrained files read once per worker. A CUDA out-of-memory error is
+written): Flair's reduced training vocabulary, AdamW's fused kernel, evaluation in order of
+sentence length (in larger batches on a GPU), and pretrained files read once per worker. A CUDA out-of-memory error is
 retried with gradient accumulation; ``Config.amp`` trains in mixed precision on a GPU.
 """
 
@@ -35,6 +35,7 @@ log = logging.getLogger("hpsearch.training")
 MODEL_FILES = ("best-model.pt", "final-model.pt")
 RECIPE_EVAL_BATCH_SIZE = 16
 """The recipe does not set ``eval_batch_size``: Flair's ``fine_tune`` default."""
+CPU_EVAL_BATCH_SIZE = 8
 GPU_EVAL_BATCH_SIZE = 64
 
 
@@ -51,13 +52,22 @@ class TrainingOptions:
     not depend on the order; on a 2-core CPU it took a third off the evaluation time (benchmarks/README.md)."""
     eval_batch_size: int | None = None
     """Sentences per batch when evaluating; evaluation does not train, so it does not change the
-    scores. None: the recipe's 16 on the CPU (larger batches were slower there: more padding), 64 on
-    a GPU (fewer, fuller kernel launches; not measured here)."""
+    scores. None: 8 on the CPU (in length order, smaller batches were faster there: MiniLM's dev
+    evaluation took 3.8 s in batches of 8, 4.1 s of 16, 4.7 s of 32), 64 on a GPU (fewer, fuller
+    kernel launches; not measured here)."""
+    save_final_model: bool = False
+    """Write ``final-model.pt`` after the last epoch, as the recipe does. Its scores come from the
+    best epoch's model (``best-model.pt``), so a worker does not write it."""
     reduce_vocab: bool = True
     """Flair's ``reduce_transformer_vocab``: while training, the embedding matrix and the tokenizer
     hold only the subwords the corpus uses (rows that never get a gradient are never updated with
     ``weight_decay=0``), which makes each optimizer step much cheaper; the full vocabulary is put
     back before the model is saved."""
+    fused_optimizer: bool = True
+    """AdamW's fused kernel: one pass over each parameter and its two moment buffers per step instead
+    of about ten. The update is the same formula, rounded in another order (parameters differ by
+    about 1e-7 after a step); dev F1 stays the recipe's to 1e-4 (tests/test_speed_equivalence.py,
+    benchmarks/speed.py)."""
     reuse_weights: bool = True
     """Read the pretrained tokenizer, config and weights once per worker and copy them for each seed
     (``hpsearch.pretrained``), instead of reading them again for every seed."""
@@ -72,12 +82,19 @@ class TrainingOptions:
     @classmethod
     def recipe(cls) -> TrainingOptions:
         """The recipe as written: no work saved (a CUDA out-of-memory error is still retried)."""
-        return cls(sort_eval=False, eval_batch_size=RECIPE_EVAL_BATCH_SIZE, reduce_vocab=False, reuse_weights=False)
+        return cls(
+            sort_eval=False,
+            eval_batch_size=RECIPE_EVAL_BATCH_SIZE,
+            reduce_vocab=False,
+            fused_optimizer=False,
+            reuse_weights=False,
+            save_final_model=True,
+        )
 
     def eval_batch_size_on(self, device_type: str) -> int:
         if self.eval_batch_size is not None:
             return self.eval_batch_size
-        return GPU_EVAL_BATCH_SIZE if device_type == "cuda" else RECIPE_EVAL_BATCH_SIZE
+        return GPU_EVAL_BATCH_SIZE if device_type == "cuda" else CPU_EVAL_BATCH_SIZE
 
 
 class RunInterrupted(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -105,7 +122,30 @@ class TrainingData:
 
     corpus: Corpus
     labels: Dictionary
+    recipe_seed_draws: int = 0
+    """Random numbers the recipe draws between seeding and building the model: it builds its label
+    dictionary after ``flair.set_seed``, for every seed, and Flair reads the corpus for it through
+    DataLoaders, each of which draws one. A run draws as many right after seeding, so that it
+    starts from the recipe's random state (``TrainingData.build`` counts them)."""
     _by_length: Corpus | None = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def build(cls, corpus: Corpus) -> TrainingData:
+        """The label dictionary of ``corpus``, and how many random numbers building it draws."""
+        import torch
+
+        from hpsearch.data import label_dictionary
+
+        before = torch.get_rng_state()
+        labels = label_dictionary(corpus)
+        draws = _draws_between(before, torch.get_rng_state())
+        torch.set_rng_state(before)
+        if draws is None:
+            log.warning(
+                "building the label dictionary drew random numbers of an unknown kind; "
+                "runs may start from another random state than the recipe's"
+            )
+        return cls(corpus=corpus, labels=labels, recipe_seed_draws=draws or 0)
 
     def corpus_for(self, options: TrainingOptions) -> Corpus:
         """The corpus to train on: with ``sort_eval``, its dev and test splits in order of length."""
@@ -392,6 +432,8 @@ def _fit(
     try:
         corpus = data.corpus_for(options)
         flair.set_seed(seed)  # before anything that draws random numbers, as the recipe does
+        for _ in range(data.recipe_seed_draws):
+            _draw_like_a_dataloader()  # the recipe's label dictionary, built after seeding
         with pretrained.serving() if pretrained is not None else nullcontext():
             embeddings = TransformerWordEmbeddings(
                 model,
@@ -428,10 +470,11 @@ def _fit(
                 embeddings_storage_mode="none",
                 weight_decay=0.0,
                 use_final_model_for_eval=False,
-                save_final_model=False,
+                save_final_model=options.save_final_model,
                 reduce_transformer_vocab=options.reduce_vocab,
                 use_amp=amp is not None,
                 plugins=plugins,
+                **({"fused": True} if options.fused_optimizer else {}),  # for Flair's AdamW
             )
         return curve, (float(values["test_score"]) if corpus.test else None), False
     except RunPruned:

@@ -23,7 +23,10 @@ from hpsearch.worker import WorkerOptions, run_worker
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-CURVES = BENCHMARKS / "data" / "minilm-ajmc-en-curves.json"
+RECORDINGS = {  # recorded curves and the share of the grid's epochs the default rule trains (benchmarks/README.md)
+    BENCHMARKS / "data" / "minilm-ajmc-en-300-curves.json": 0.50,  # the target; 48.5-49.2% measured
+    BENCHMARKS / "data" / "minilm-ajmc-en-100-curves.json": 0.65,  # 61-63% measured
+}
 SEEDS = (1, 2, 3, 4, 5)
 
 
@@ -93,6 +96,28 @@ def test_a_late_starter_is_allowed_what_finished_runs_made_up() -> None:
     slow = rising(0.86, start=0.3)
     assert pruner.stop_run([*FINISHED, STAYED_BEHIND], {}, 1, slow[:1]) is not None  # those never caught up
     assert pruner.stop_run([*FINISHED, STAYED_BEHIND, late], {}, 1, slow[:1]) is None
+
+
+def test_a_run_too_low_to_climb_to_the_best_is_stopped_though_none_was_as_far_behind() -> None:
+    """The gain bound: finished runs as low at this epoch climbed at most 0.3 afterwards, which is not enough.
+
+    No finished run was as far behind the best trial's same seed (its seed 1 learned fast), so the
+    catch-up allowance alone knows nothing yet.
+    """
+    slow_seeds = dict.fromkeys(SEEDS[1:], (0.1, 0.3, 0.7, 0.85))
+    best = TrialCurves({1: (0.5, 0.8, 0.84, 0.85), **slow_seeds}, number=0)
+    other = TrialCurves({1: (0.5, 0.78, 0.8, 0.8), **dict.fromkeys(SEEDS[1:], (0.05, 0.2, 0.4, 0.5))}, number=1)
+    low = (0.1, 0.2)
+    reason = PairedPruner().stop_run([best, other], {}, 1, low)
+    assert reason is not None and "seed 1 epoch 2" in reason
+    assert PairedPruner(gain_bound=False).stop_run([best, other], {}, 1, low) is None
+
+
+def test_runs_that_never_learned_do_not_license_stopping_a_run_that_has_not_started() -> None:
+    """Finished trials flat at about 0 say nothing about how far a run at 0 after its first epoch can climb."""
+    flat = TrialCurves({s: (0.016 if s == 1 else 0.0, 0.0, 0.0, 0.0) for s in SEEDS}, number=0)
+    zero = TrialCurves(dict.fromkeys(SEEDS, (0.0, 0.0, 0.0, 0.0)), number=1)
+    assert PairedPruner().stop_run([flat, zero], {}, 1, (0.0,)) is None
 
 
 def test_nothing_is_stopped_before_a_trial_finished() -> None:
@@ -204,16 +229,16 @@ def replay_module():  # a benchmark script, imported by path
     return replay
 
 
-@pytest.mark.skipif(not CURVES.is_file(), reason="no recorded curves")
-def test_default_pruner_never_prunes_the_recorded_grids_winner() -> None:
+@pytest.mark.parametrize("curves", list(RECORDINGS), ids=lambda p: p.stem)
+def test_default_pruner_never_prunes_the_recorded_grids_winner(curves: Path) -> None:
     replay = replay_module()
-    grid = replay.load_curves(CURVES)
-    meta = json.loads(CURVES.read_text())["meta"]
+    grid = replay.load_curves(curves)
+    meta = json.loads(curves.read_text())["meta"]
     assert len(grid.runs) >= 12 and len(meta["seeds"]) >= 3 and meta["epochs"] >= 4
     for seed in (0, 1, 2):
         summary = replay.replay(lambda _: grid, make_pruner("paired"), orders=200, seed=seed)
         assert summary.best_pruned == 0 and summary.within == 1.0
-        assert summary.fraction_mean <= 0.75  # 68-70% measured (benchmarks/README.md); the target was 50%
+        assert summary.fraction_mean <= RECORDINGS[curves]
 
 
 def test_default_pruner_never_prunes_the_papers_winner() -> None:

@@ -25,6 +25,7 @@ SAVINGS = {
     "sort_eval": replace(RECIPE, sort_eval=True),
     "eval_batch_size_64": replace(RECIPE, eval_batch_size=64),
     "reduce_vocab": replace(RECIPE, reduce_vocab=True),
+    "fused_optimizer": replace(RECIPE, fused_optimizer=True),
     "reuse_weights": replace(RECIPE, reuse_weights=True),
     "defaults": TrainingOptions(),
     "defaults_on_gpu": TrainingOptions(eval_batch_size=64),
@@ -46,11 +47,11 @@ def model(tmp_path_factory: pytest.TempPathFactory, sample_data: Path) -> str:
 
 @pytest.fixture(scope="module")
 def data(sample_data: Path) -> TrainingData:
-    from hpsearch.data import label_dictionary, load_corpus
+    from hpsearch.data import load_corpus
     from hpsearch.sample import AJMC_EN
 
     corpus = load_corpus([AJMC_EN], sample_data)
-    return TrainingData(corpus=corpus, labels=label_dictionary(corpus))
+    return TrainingData.build(corpus)
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +81,38 @@ def test_each_saving_gives_the_recipes_dev_curve(
         assert_same_curves(fast, recipe_runs[0, seed])
     if SAVINGS[saving].reuse_weights:
         assert cache.copies >= 3 and cache.reads == cache.copies  # tokenizer, config, weights: read once
+
+
+@pytest.mark.slow
+def test_the_recipe_script_and_hpsearch_train_a_seed_alike(
+    data: TrainingData, model: str, sample_data: Path, tmp_path: Path
+) -> None:
+    """The published recipe's code (benchmarks/_recipe_plain.py) against a worker's ``train_seed``.
+
+    The recipe builds its corpus and label dictionary after seeding, for every seed; a worker builds
+    them once. Both, with and without the work savings, must give the same dev curve and test F1.
+    """
+    import importlib.util
+
+    from hpsearch.logs import read_training_log
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "_recipe_plain.py"
+    spec = importlib.util.spec_from_file_location("recipe_plain", path)
+    assert spec is not None and spec.loader is not None
+    recipe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipe)
+    recipe.stage_ajmc_en(sample_data, tmp_path / "flair")
+    cfg = config()
+    for seed in SEEDS:
+        scores = recipe.run_experiment(
+            seed, cfg.batch_size, cfg.epochs, cfg.learning_rate, model, tmp_path / "flair", tmp_path / "recipe"
+        )
+        (log,) = (tmp_path / "recipe").rglob(f"*-{seed}/training.log")
+        script = read_training_log(log).dev_curve
+        for name, options in (("recipe", TrainingOptions.recipe()), ("defaults", TrainingOptions())):
+            run = train_seed(data, model, cfg, seed, tmp_path / f"{name}-{seed}", options=options)
+            assert run.dev_curve == pytest.approx(script, abs=TOLERANCE), (name, seed)
+            assert run.test_f1 == pytest.approx(scores["test_score"], abs=TOLERANCE), (name, seed)
 
 
 @pytest.mark.slow
@@ -268,13 +301,12 @@ def test_amp_is_in_the_configuration_name_and_the_spec() -> None:
 
 
 def test_create_with_amp_queues_amp_trials(sqlite_url: str, tiny_bert: Path) -> None:
-    from hpsearch.service import create_from_options
+    from hpsearch.service import build_spec, create_from_spec
     from hpsearch.storage import open_storage
     from hpsearch.study import load_study, study_results
 
-    created = create_from_options(
-        sqlite_url, model=str(tiny_bert), config=None, study="s", learning_rates=[1e-3], batch_sizes=[8], amp=True
-    )
+    spec = build_spec(model=str(tiny_bert), config=None, learning_rates=[1e-3], batch_sizes=[8], amp=True)
+    created = create_from_spec(sqlite_url, spec, study="s")
     assert created.n_trials == 1
     results = study_results(*load_study(open_storage(sqlite_url), "s"))
     assert [c.name for c in results.configs] == ["wsFalse-bs8-e10-lr0.001-amp"]

@@ -176,13 +176,11 @@ def create(
     Example: hpsearch create --model t5-base --data-dir ../HIPE-2022-data
     Example: hpsearch create --model bert --space wide --n-trials 30
     """
-    from hpsearch.service import create_from_options
+    from hpsearch.service import build_spec, create_from_spec
 
-    outcome = create_from_options(
-        storage,
+    spec = build_spec(
         model=model,
         config=config,
-        study=study,
         datasets=dataset or [],
         learning_rates=lr or [],
         batch_sizes=batch_size or [],
@@ -191,11 +189,16 @@ def create(
         seeds=seeds,
         data_dir=data_dir,
         amp=amp,
-        if_exists=if_exists.value,
-        warn=lambda text: err.print(f"[yellow]warning:[/] {text}", highlight=False, soft_wrap=True),
         space=space,
         n_trials=n_trials,
         pruner=pruner,
+    )
+    outcome = create_from_spec(
+        storage,
+        spec,
+        study=study,
+        if_exists=if_exists.value,
+        warn=lambda text: err.print(f"[yellow]warning:[/] {text}", highlight=False, soft_wrap=True),
     )
     verb = "created" if outcome.created else "resumed"
     queued = "configurations" if outcome.kind == "grid" else "trials (configurations drawn by the workers)"
