@@ -3,7 +3,8 @@
 ``train_seed`` runs the recipe's ``fine_tune`` call. ``TrainingOptions`` switches on work savings
 that leave the results unchanged (the defaults; ``TrainingOptions.recipe()`` is the recipe as
 written): Flair's reduced training vocabulary, AdamW's fused kernel, evaluation in order of
-sentence length (in larger batches on a GPU), and pretrained files read once per worker. A CUDA out-of-memory error is
+sentence length, pretrained files read once per worker, and no ``final-model.pt``. Each run
+starts from the random state the recipe's script has for its seed. A CUDA out-of-memory error is
 retried with gradient accumulation; ``Config.amp`` trains in mixed precision on a GPU.
 """
 
