@@ -113,6 +113,8 @@ def test_the_recipe_script_and_hpsearch_train_a_seed_alike(
             run = train_seed(data, model, cfg, seed, tmp_path / f"{name}-{seed}", options=options)
             assert run.dev_curve == pytest.approx(script, abs=TOLERANCE), (name, seed)
             assert run.test_f1 == pytest.approx(scores["test_score"], abs=TOLERANCE), (name, seed)
+            # Like the recipe, TrainingOptions.recipe() writes final-model.pt; a worker does not need it.
+            assert (tmp_path / f"{name}-{seed}" / "final-model.pt").exists() == (name == "recipe")
 
 
 @pytest.mark.slow
