@@ -33,8 +33,7 @@ def prepare_ajmc_corpus(file_in, file_out, eos_marker, document_separator, add_d
     Path(file_out).write_text("\n".join(out), encoding="utf-8")
 
 
-def run_experiment(seed, batch_size, epoch, learning_rate, hf_model, base_path, out_dir):
-    set_seed(seed)
+def load_corpora(base_path):
     corpus_list = [
         NER_HIPE_2022(
             dataset_name="ajmc",
@@ -44,7 +43,12 @@ def run_experiment(seed, batch_size, epoch, learning_rate, hf_model, base_path, 
             preproc_fn=prepare_ajmc_corpus,
         )
     ]
-    corpora = MultiCorpus(corpora=corpus_list, sample_missing_splits=False)
+    return MultiCorpus(corpora=corpus_list, sample_missing_splits=False)
+
+
+def run_experiment(seed, batch_size, epoch, learning_rate, hf_model, base_path, out_dir):
+    set_seed(seed)
+    corpora = load_corpora(base_path)
     label_dictionary = corpora.make_label_dictionary(label_type="ner")
     embeddings = TransformerWordEmbeddings(
         model=hf_model, layers="-1", subtoken_pooling="first", fine_tune=True, use_context=False

@@ -80,8 +80,10 @@ def main() -> None:
         args.data_dir = subsample(args.data_dir, work / "data", args.train_sentences)
     url = f"sqlite:///{work / 'hpsearch.db'}"
     hp = [sys.executable, "-m", "hpsearch"]
-    plain = [sys.executable, str(ROOT / "benchmarks" / "_recipe_plain.py"), str(model), str(args.data_dir)]
-    plain += [str(work / "plain"), args.lr, args.batch_size, str(args.epochs), *seeds]
+
+    def plain(out_dir: Path) -> list[str]:
+        script = [sys.executable, str(ROOT / "benchmarks" / "_recipe_plain.py"), str(model), str(args.data_dir)]
+        return [*script, str(out_dir), args.lr, args.batch_size, str(args.epochs), *seeds]
 
     def hpsearch_run(study: str, *extra: str) -> tuple[float, float, list[float]]:
         create = [*hp, "create", "--model", str(model), "--lr", args.lr, "--batch-size", args.batch_size]
@@ -99,7 +101,7 @@ def main() -> None:
         order = ("plain", "exact") if i % 2 == 0 else ("exact", "plain")
         for kind in order:
             if kind == "plain":
-                plain_times.append(timed([*plain[:4], str(work / f"plain-{i}"), *plain[5:]], work))
+                plain_times.append(timed(plain(work / f"plain-{i}"), work))
                 print(f"  plain run {i + 1}: {plain_times[-1]:.1f} s", flush=True)
             else:
                 c_exact, elapsed, dev_exact = hpsearch_run(f"exact-{i}", "--recipe-exact")

@@ -89,16 +89,11 @@ class Run:
 def recipe_training_data(base: Path) -> object:
     """What the recipe builds for every seed before its model: the corpus, from the files that its
     first seed prepared under ``base``, and the label dictionary."""
-    from _recipe_plain import prepare_ajmc_corpus
-    from flair.data import MultiCorpus
-    from flair.datasets import NER_HIPE_2022
+    from _recipe_plain import load_corpora
 
     from hpsearch.training import TrainingData
 
-    corpus = NER_HIPE_2022(
-        dataset_name="ajmc", language="en", add_document_separator=True, base_path=base, preproc_fn=prepare_ajmc_corpus
-    )
-    return TrainingData.build(MultiCorpus(corpora=[corpus], sample_missing_splits=False))
+    return TrainingData.build(load_corpora(base))
 
 
 def train(variant: str, data: object, model: str, config: object, seed: int, cache: object, recipe_base: Path) -> Run:

@@ -112,3 +112,13 @@ def assert_each_config_complete_once(url: str, name: str, n_configs: int) -> Non
     assert max(configs.values()) == 1, f"configurations completed twice: {[c for c, n in configs.items() if n > 1]}"
     unfinished = [t.number for t in trials(url, name) if not t.state.is_finished()]
     assert not unfinished, f"trials left unfinished: {unfinished}"
+
+
+def assert_drained_once(
+    url: str, name: str, n_configs: int, workers: Sequence[Worker], record: Path, seeds: int
+) -> None:
+    """Clean logs; every configuration COMPLETE exactly once; each of its ``seeds`` seeds trained once."""
+    assert_clean_logs(workers)
+    assert_each_config_complete_once(url, name, n_configs)
+    assert states(url, name) == {"COMPLETE": n_configs}
+    assert len(done_counts(record)) == n_configs * seeds and set(done_counts(record).values()) == {1}

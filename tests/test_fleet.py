@@ -31,6 +31,7 @@ from hpsearch.worker import WorkerOptions, run_worker
 from tests.fleet_helpers import (
     Worker,
     assert_clean_logs,
+    assert_drained_once,
     assert_each_config_complete_once,
     config_name,
     done_counts,
@@ -354,8 +355,5 @@ def test_eight_sqlite_workers_train_every_trial_of_a_200_point_grid_once(tmp_pat
     workers = [Worker(sqlite_url, ["s"], tmp_path, f"w{i}", "--record", record) for i in range(8)]
     for worker in workers:
         assert worker.wait(170) == 0, worker.log()
-    assert_clean_logs(workers)
-    assert_each_config_complete_once(sqlite_url, "s", 200)
-    assert states(sqlite_url, "s") == {"COMPLETE": 200}
-    assert len(done_counts(record)) == 200 and set(done_counts(record).values()) == {1}
+    assert_drained_once(sqlite_url, "s", 200, workers, record, seeds=1)
     assert sum(json.loads(w.out.read_text())["completed"] for w in workers) == 200

@@ -18,11 +18,9 @@ from hpsearch.storage import mask_url, open_storage
 from hpsearch.worker import WorkerOptions, run_worker
 from tests.fleet_helpers import (
     Worker,
-    assert_clean_logs,
-    assert_each_config_complete_once,
+    assert_drained_once,
     done_counts,
     make_study,
-    states,
     trials,
     wait_for,
 )
@@ -76,10 +74,7 @@ def test_sixteen_postgres_workers_train_every_trial_of_a_200_point_grid_once(tmp
     workers = [Worker(pg_url, ["s"], tmp_path, f"w{i}", "--record", record) for i in range(16)]
     for worker in workers:
         assert worker.wait(170) == 0, worker.log()
-    assert_clean_logs(workers)
-    assert_each_config_complete_once(pg_url, "s", 200)
-    assert states(pg_url, "s") == {"COMPLETE": 200}
-    assert len(done_counts(record)) == 200 and set(done_counts(record).values()) == {1}
+    assert_drained_once(pg_url, "s", 200, workers, record, seeds=1)
     assert sum(json.loads(w.out.read_text())["completed"] for w in workers) == 200
 
 
@@ -96,9 +91,6 @@ def test_workers_wait_through_a_postgres_restart_and_lose_nothing(tmp_path: Path
     assert sum(done_counts(record).values()) < 160  # the database went down mid-study (80 trials × 2 seeds)
     for worker in workers:
         assert worker.wait(120) == 0, worker.log()
-    assert_clean_logs(workers)
-    assert_each_config_complete_once(url, "s", 80)
-    assert states(url, "s") == {"COMPLETE": 80}
     # No finished seed lost (none trained again) and every trial holds both seeds.
-    assert len(done_counts(record)) == 160 and set(done_counts(record).values()) == {1}
+    assert_drained_once(url, "s", 80, workers, record, seeds=2)
     assert all({"seed:1", "seed:2"} <= set(t.user_attrs) for t in trials(url, "s"))
