@@ -6,7 +6,8 @@ Usage:
 Both variants train the same configuration (batch size 8, lr 5e-5, one epoch by default) with the
 same seed, one after the other in one process, in the order given (alternate them: the machine's
 speed drifts). "recipe" is ``TrainingOptions.recipe()`` (Flair as the recipe calls it), "fast" is
-``TrainingOptions()``. Each recipe run loads the corpus and builds its label dictionary, as the
+``TrainingOptions()``, "padded" is the defaults without ``skip_padding`` (what skipping the padding
+is worth). Each recipe run loads the corpus and builds its label dictionary, as the
 recipe does for every seed (from the files its first seed prepared); the fast runs share the
 corpus loaded once, as a worker's seeds do, and one ``PretrainedCache``, filled before the first
 timed run, as a worker's seeds after its first do. Prints each run's wall-clock and CPU time (all
@@ -99,7 +100,11 @@ def recipe_training_data(base: Path) -> object:
 def train(variant: str, data: object, model: str, config: object, seed: int, cache: object, recipe_base: Path) -> Run:
     from hpsearch.training import RunHooks, TrainingOptions, train_seed
 
-    options = TrainingOptions.recipe() if variant == "recipe" else TrainingOptions()
+    options = {
+        "recipe": TrainingOptions.recipe(),
+        "fast": TrainingOptions(),
+        "padded": TrainingOptions(skip_padding=False),
+    }[variant]
     with tempfile.TemporaryDirectory(prefix=f"hpsearch-speed-{variant}-") as out:
         timer = Timer()
         if variant == "recipe":
@@ -146,7 +151,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--model", default=None, help="model folder [default: the offline MiniLM]")
-    parser.add_argument("--order", default="recipe,fast,recipe,fast", help="comma-separated runs: recipe, fast")
+    parser.add_argument("--order", default="recipe,fast,recipe,fast", help="comma-separated runs: recipe, fast, padded")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=5e-5)
@@ -154,8 +159,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     order = [v.strip() for v in args.order.split(",") if v.strip()]
-    if not order or set(order) - {"recipe", "fast"}:
-        raise SystemExit(f"--order lists recipe and fast runs, but got {args.order!r}.")
+    if not order or set(order) - {"recipe", "fast", "padded"}:
+        raise SystemExit(f"--order lists recipe, fast and padded runs, but got {args.order!r}.")
 
     import logging
     import os
@@ -194,7 +199,7 @@ def main() -> None:
 
     runs: list[Run] = []
     for variant in order:
-        run = train(variant, data, model, config, args.seed, cache if variant == "fast" else None, recipe_base)
+        run = train(variant, data, model, config, args.seed, cache if variant != "recipe" else None, recipe_base)
         runs.append(run)
         print(
             f"{variant:6s} "
@@ -210,9 +215,23 @@ def main() -> None:
     report(runs, args, read_s, copied_s)
 
 
+def compare(recipe: list[Run], other: list[Run], variant: str) -> None:
+    ratio = statistics.median(r.wall_s for r in recipe) / statistics.median(r.wall_s for r in other)
+    cpu_ratio = statistics.median(r.cpu_s for r in recipe) / statistics.median(r.cpu_s for r in other)
+    same = all(
+        len(a.dev_curve) == len(b.dev_curve)
+        and all(abs(x - y) <= 1e-4 for x, y in zip(a.dev_curve, b.dev_curve, strict=True))
+        for a in recipe
+        for b in other
+    )
+    print(f"speed-up, median recipe / median {variant}: wall {ratio:.2f}x, CPU time {cpu_ratio:.2f}x")
+    print(
+        f"dev F1 recipe {recipe[0].dev_curve[-1]:.4f}, {variant} {other[0].dev_curve[-1]:.4f}; "
+        f"every epoch equal within 1e-4: {'yes' if same else 'NO'}"
+    )
+
+
 def report(runs: list[Run], args: argparse.Namespace, read_s: float, copied_s: float) -> None:
-    recipe = [r for r in runs if r.variant == "recipe"]
-    fast = [r for r in runs if r.variant == "fast"]
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False
     ).stdout.strip()
@@ -226,20 +245,11 @@ def report(runs: list[Run], args: argparse.Namespace, read_s: float, copied_s: f
     for i, r in enumerate(runs, 1):
         wall, cpu = (f"{t[0]:.1f} ({t[1]:.1f} / {t[2]:.1f} / {t[3]:.1f})" for t in (r.wall, r.cpu))
         print(f"| {i} | {r.variant} | {wall} | {cpu} | {r.dev_curve[-1]:.4f} | {r.test_f1:.4f} |")
-    if recipe and fast:
-        ratio = statistics.median(r.wall_s for r in recipe) / statistics.median(r.wall_s for r in fast)
-        cpu_ratio = statistics.median(r.cpu_s for r in recipe) / statistics.median(r.cpu_s for r in fast)
-        same = all(
-            len(a.dev_curve) == len(b.dev_curve)
-            and all(abs(x - y) <= 1e-4 for x, y in zip(a.dev_curve, b.dev_curve, strict=True))
-            for a in recipe
-            for b in fast
-        )
-        print(f"speed-up, median recipe / median fast: wall {ratio:.2f}x, CPU time {cpu_ratio:.2f}x")
-        print(
-            f"dev F1 recipe {recipe[0].dev_curve[-1]:.4f}, fast {fast[0].dev_curve[-1]:.4f}; "
-            f"every epoch equal within 1e-4: {'yes' if same else 'NO'}"
-        )
+    recipe = [r for r in runs if r.variant == "recipe"]
+    for variant in ("fast", "padded"):
+        other = [r for r in runs if r.variant == variant]
+        if recipe and other:
+            compare(recipe, other, variant)
     print(f"building the embeddings per seed: {read_s:.2f} s read from disk, {copied_s:.2f} s copied")
 
 

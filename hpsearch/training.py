@@ -2,8 +2,9 @@
 
 ``train_seed`` runs the recipe's ``fine_tune`` call. ``TrainingOptions`` switches on work savings
 that leave the results unchanged (the defaults; ``TrainingOptions.recipe()`` is the recipe as
-written): Flair's reduced training vocabulary, AdamW's fused kernel, evaluation in order of
-sentence length, pretrained files read once per worker, and no ``final-model.pt``. Each run
+written): Flair's reduced training vocabulary, AdamW's fused kernel, linear layers that skip
+the padding, evaluation in order of sentence length, pretrained files read once per worker, and no
+``final-model.pt``. Each run
 starts from the random state the recipe's script has for its seed. A CUDA out-of-memory error is
 retried with gradient accumulation; ``Config.amp`` trains in mixed precision on a GPU.
 """
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.errors import TrainingError
+from hpsearch.packing import skip_padding
 from hpsearch.pretrained import PretrainedCache
 from hpsearch.results import SeedResult
 from hpsearch.spaces import Config
@@ -72,6 +74,9 @@ class TrainingOptions:
     reuse_weights: bool = True
     """Read the pretrained tokenizer, config and weights once per worker and copy them for each seed
     (``hpsearch.pretrained``), instead of reading them again for every seed."""
+    skip_padding: bool = True
+    """Let the transformer's linear layers compute the real (unpadded) rows of a batch only, where the
+    architecture allows it (``hpsearch.packing``): padded rows change nothing a real token sees."""
     oom_retry: bool = True
     """On a CUDA out-of-memory error, train the seed again with ``mini_batch_chunk_size`` halved
     (gradient accumulation: the same effective batch), down to 1, before the trial fails."""
@@ -90,6 +95,7 @@ class TrainingOptions:
             fused_optimizer=False,
             reuse_weights=False,
             save_final_model=True,
+            skip_padding=False,
         )
 
     def eval_batch_size_on(self, device_type: str) -> int:
@@ -175,10 +181,17 @@ def _by_length(split: Any) -> Any:
 
 
 def _dev_draws(corpus: Corpus, batch_size: int) -> int:
-    """Random numbers that evaluating this corpus' dev split draws in batches of ``batch_size``."""
+    """Random numbers that the trainer draws evaluating this corpus' dev split in batches of ``batch_size``.
+
+    Flair's ``evaluate`` draws them, and then ``store_embeddings`` one more if the split is a
+    ``Dataset`` rather than a list (it reads a Dataset through a DataLoader).
+    """
     if not corpus.dev:
         return 0
-    return evaluation_draws([len(corpus.dev[i]) for i in range(len(corpus.dev))], batch_size)
+    from torch.utils.data import Dataset
+
+    stored = 1 if isinstance(corpus.dev, Dataset) else 0
+    return evaluation_draws([len(corpus.dev[i]) for i in range(len(corpus.dev))], batch_size) + stored
 
 
 @dataclass
@@ -458,7 +471,7 @@ def _fit(
             # First, so that the random state is set right before the other plugins see an epoch's end.
             missing = _dev_draws(data.corpus, RECIPE_EVAL_BATCH_SIZE) - _dev_draws(corpus, eval_batch_size)
             plugins.insert(0, _recipe_random_stream_plugin(missing))
-        with _autocast_dtype(amp):
+        with _autocast_dtype(amp), skip_padding(embeddings.model) if options.skip_padding else nullcontext():
             values = trainer.fine_tune(
                 out_dir,
                 learning_rate=config.learning_rate,

@@ -15,7 +15,14 @@ import pytest
 from hpsearch.errors import TrainingError
 from hpsearch.pretrained import PretrainedCache
 from hpsearch.spaces import Config, GridSpace
-from hpsearch.training import RECIPE_EVAL_BATCH_SIZE, TrainingData, TrainingOptions, evaluation_draws, train_seed
+from hpsearch.training import (
+    RECIPE_EVAL_BATCH_SIZE,
+    RunHooks,
+    TrainingData,
+    TrainingOptions,
+    evaluation_draws,
+    train_seed,
+)
 
 TOLERANCE = 1e-4
 SEEDS = (1, 2)
@@ -26,6 +33,7 @@ SAVINGS = {
     "eval_batch_size_64": replace(RECIPE, eval_batch_size=64),
     "reduce_vocab": replace(RECIPE, reduce_vocab=True),
     "fused_optimizer": replace(RECIPE, fused_optimizer=True),
+    "skip_padding": replace(RECIPE, skip_padding=True),
     "reuse_weights": replace(RECIPE, reuse_weights=True),
     "defaults": TrainingOptions(),
     "defaults_on_gpu": TrainingOptions(eval_batch_size=64),
@@ -81,6 +89,37 @@ def test_each_saving_gives_the_recipes_dev_curve(
         assert_same_curves(fast, recipe_runs[0, seed])
     if SAVINGS[saving].reuse_weights:
         assert cache.copies >= 3 and cache.reads == cache.copies  # tokenizer, config, weights: read once
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("splits", ["datasets", "lists"])
+def test_each_epoch_ends_in_the_recipes_random_state(
+    splits: str, data: TrainingData, model: str, tmp_path: Path
+) -> None:
+    """Whatever the savings draw (evaluation in other batches and order, the reduced vocabulary), the
+    next epoch's shuffling and dropout start from the recipe's random state. Splits given as lists
+    draw one number fewer per evaluation (Flair's ``store_embeddings`` reads only a Dataset through
+    a DataLoader)."""
+    import torch
+    from flair.data import Corpus
+
+    corpus = data.corpus
+    if splits == "lists":
+        as_list = [corpus.train, corpus.dev, corpus.test]
+        train, dev, test = ([split[i] for i in range(len(split))] for split in as_list)
+        corpus = Corpus(train=train, dev=dev, test=test, sample_missing_splits=False)
+    run_data = TrainingData.build(corpus)
+
+    def epoch_end_states(name: str, options: TrainingOptions) -> list[torch.Tensor]:
+        states: list[torch.Tensor] = []
+        hooks = RunHooks(on_epoch=lambda epoch, f1: states.append(torch.get_rng_state()))
+        train_seed(run_data, model, config(), 1, tmp_path / name, hooks=hooks, options=options)
+        return states
+
+    recipe = epoch_end_states("recipe", TrainingOptions.recipe())
+    fast = epoch_end_states("fast", TrainingOptions())
+    assert len(recipe) == len(fast) == 2
+    assert all(torch.equal(a, b) for a, b in zip(recipe, fast, strict=True))
 
 
 @pytest.mark.slow
