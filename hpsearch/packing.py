@@ -28,7 +28,8 @@ class _Rows:
 
     def __init__(self) -> None:
         self.index: torch.Tensor | None = None
-        self.positions = 0
+        self.shape: tuple[int, ...] = ()
+        """(batch, length) of the attention mask."""
 
 
 def packable(model: Any) -> bool:
@@ -56,7 +57,7 @@ def skip_padding(model: Any) -> Iterator[bool]:
         rows.index = None
         if mask is not None and mask.dim() == 2 and not bool(mask.all()):
             rows.index = mask.reshape(-1).nonzero().squeeze(1)
-            rows.positions = mask.numel()
+            rows.shape = tuple(mask.shape)
 
     def forget_rows(module: Any, args: tuple, kwargs: dict, output: Any) -> None:
         rows.index = None
@@ -83,7 +84,7 @@ def _packed_forward(linear: torch.nn.Linear, rows: _Rows) -> Any:
 
     def forward(x: torch.Tensor) -> torch.Tensor:
         index = rows.index
-        if index is None or x.dim() != 3 or x.shape[0] * x.shape[1] != rows.positions:
+        if index is None or x.dim() != 3 or tuple(x.shape[:2]) != rows.shape:
             return F.linear(x, linear.weight, linear.bias)
         flat = x.reshape(-1, x.shape[-1])
         packed = F.linear(flat.index_select(0, index), linear.weight, linear.bias)

@@ -23,6 +23,13 @@ def load(path: Path, model_type: str | None = None) -> tuple[torch.nn.Module, di
         config = AutoConfig.from_pretrained(path)
         return (T5EncoderModel if config.model_type == "t5" else AutoModel).from_pretrained(path), batch
     torch.manual_seed(0)
+    if model_type == "t5-gated":  # T5 v1.1 and its successors: a gated GELU feed-forward
+        saved_config = AutoConfig.from_pretrained(path)
+        derived = ("is_gated_act", "dense_act_fn")  # T5Config derives these from feed_forward_proj
+        config = {k: v for k, v in saved_config.to_dict().items() if k not in derived}
+        model = T5EncoderModel(type(saved_config)(**config | {"feed_forward_proj": "gated-gelu"}))
+        assert type(model.encoder.block[0].layer[1].DenseReluDense).__name__ == "T5DenseGatedActDense"
+        return model, batch
     sizes = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
     extra = {"embedding_size": 16} if model_type == "electra" else {}  # ELECTRA projects its embeddings
     config = AutoConfig.for_model(
@@ -50,6 +57,7 @@ def forward_backward(model: torch.nn.Module, batch: dict[str, torch.Tensor], pac
     [
         ("tiny_bert", None),
         ("tiny_t5", None),
+        ("tiny_t5", "t5-gated"),
         ("tiny_bert", "electra"),
         ("tiny_bert", "roberta"),
         ("tiny_bert", "xlm-roberta"),
