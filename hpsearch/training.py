@@ -4,9 +4,9 @@
 that leave the results unchanged (the defaults; ``TrainingOptions.recipe()`` is the recipe as
 written): Flair's reduced training vocabulary, AdamW's fused kernel, linear layers that skip
 the padding, evaluation in order of sentence length, pretrained files read once per worker, and no
-``final-model.pt``. Each run
-starts from the random state the recipe's script has for its seed. A CUDA out-of-memory error is
-retried with gradient accumulation; ``Config.amp`` trains in mixed precision on a GPU.
+``final-model.pt``. Each run starts from the random state the recipe's script has for its seed. A
+CUDA out-of-memory error is retried with gradient accumulation; ``Config.amp`` trains in mixed
+precision on a GPU.
 """
 
 from __future__ import annotations

@@ -105,8 +105,7 @@ def test_each_epoch_ends_in_the_recipes_random_state(
 
     corpus = data.corpus
     if splits == "lists":
-        as_list = [corpus.train, corpus.dev, corpus.test]
-        train, dev, test = ([split[i] for i in range(len(split))] for split in as_list)
+        train, dev, test = ([split[i] for i in range(len(split))] for split in (corpus.train, corpus.dev, corpus.test))
         corpus = Corpus(train=train, dev=dev, test=test, sample_missing_splits=False)
     run_data = TrainingData.build(corpus)
 
