@@ -137,10 +137,10 @@ def run_trial(
     """
     if isinstance(spec.space, SampledSpace):
         trial.study.sampler = spec.space.sampler(trial.number)  # a stream of its own for each trial
-    config = spec.space.suggest(trial)
+    config = with_retries(_suggest_config, spec, trial)
     run_root = trial_dir(output_dir, trial.study.study_name, trial.number, config)
-    trial.set_user_attr(CONFIG_ATTR, config.name)
-    trial.set_user_attr(RUN_DIR_ATTR, str(run_root.resolve()))
+    with_retries(trial.set_user_attr, CONFIG_ATTR, config.name)
+    with_retries(trial.set_user_attr, RUN_DIR_ATTR, str(run_root.resolve()))
     progress.trial_started(trial.study.study_name, trial.number, config, len(spec.seeds))
 
     pruner = make_pruner(spec.pruner or "none")
@@ -176,6 +176,16 @@ def run_trial(
         with_retries(trial.set_user_attr, key, value)
     dev = [r.dev_f1 for r in runs]
     return TrialOutcome(value=mean(dev), runs=tuple(runs))
+
+
+def _suggest_config(spec: StudySpec, trial: optuna.Trial) -> Config:
+    """The trial's configuration; safe to run again after a lost connection.
+
+    The trial's parameters are read back from the storage first: an earlier attempt may have
+    stored some before its reply was lost, and Optuna would try to insert them a second time.
+    """
+    trial._cached_frozen_trial = trial.storage.get_trial(trial._trial_id)
+    return spec.space.suggest(trial)
 
 
 def finished_curves(study: optuna.Study, exclude: int | None = None) -> list[TrialCurves]:

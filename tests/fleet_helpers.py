@@ -108,7 +108,8 @@ def assert_each_config_complete_once(url: str, name: str, n_configs: int) -> Non
 
     complete = [t for t in trials(url, name) if t.state == TrialState.COMPLETE]
     configs = collections.Counter(t.user_attrs["config"] for t in complete)
-    assert len(configs) == n_configs, f"{len(configs)} of {n_configs} configurations complete"
+    others = [(t.number, t.state.name, t.user_attrs) for t in trials(url, name) if t.state != TrialState.COMPLETE]
+    assert len(configs) == n_configs, f"{len(configs)} of {n_configs} configurations complete; others: {others}"
     assert max(configs.values()) == 1, f"configurations completed twice: {[c for c, n in configs.items() if n > 1]}"
     unfinished = [t.number for t in trials(url, name) if not t.state.is_finished()]
     assert not unfinished, f"trials left unfinished: {unfinished}"
@@ -120,5 +121,8 @@ def assert_drained_once(
     """Clean logs; every configuration COMPLETE exactly once; each of its ``seeds`` seeds trained once."""
     assert_clean_logs(workers)
     assert_each_config_complete_once(url, name, n_configs)
-    assert states(url, name) == {"COMPLETE": n_configs}
-    assert len(done_counts(record)) == n_configs * seeds and set(done_counts(record).values()) == {1}
+    others = [(t.number, t.state.name, t.user_attrs) for t in trials(url, name) if t.state.name != "COMPLETE"]
+    assert states(url, name) == {"COMPLETE": n_configs}, f"trial states {states(url, name)}; not complete: {others}"
+    counts = done_counts(record)
+    again = {key: n for key, n in counts.items() if n != 1}
+    assert len(counts) == n_configs * seeds and not again, f"{len(counts)} seeds trained; more than once: {again}"

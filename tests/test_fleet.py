@@ -211,6 +211,48 @@ def test_a_failing_run_fails_its_trial_with_the_reason_and_the_worker_goes_on(tm
     assert states(sqlite_url, "s") == {"COMPLETE": 2, "FAIL": 1}  # a training error is not retried
 
 
+@pytest.mark.parametrize("write", ["set_trial_user_attr", "_set_trial_param"])  # the latter: via optuna's cache
+def test_a_lost_reply_while_a_trial_starts_is_retried_not_failed(
+    write: str, tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection breaks after a starting trial's first write was committed, before the reply
+    (a database restart): the write is tried again and the trial completes with what was stored.
+    A grid trial's parameters are queued with it; a sampled trial writes them when it starts."""
+    import optuna
+    from optuna.exceptions import StorageInternalError
+    from optuna.storages import RDBStorage
+    from sqlalchemy.exc import OperationalError
+
+    from hpsearch.service import build_spec
+    from hpsearch.study import create_study
+
+    if write == "_set_trial_param":
+        spec = build_spec(model="bert", config=None, space="wide", n_trials=2, pruner="none", seeds="1")
+        create_study(spec, open_storage(sqlite_url), "s")
+    else:
+        make_study(sqlite_url, "s", 2)
+    original = getattr(RDBStorage, write)
+    lost: list[tuple] = []
+
+    def reply_lost_once(self: RDBStorage, *args: object, **kwargs: object) -> object:
+        result = original(self, *args, **kwargs)
+        if not lost:
+            lost.append(args)
+            cause = OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+            raise StorageInternalError("An exception is raised during the commit.") from cause
+        return result
+
+    monkeypatch.setattr(RDBStorage, write, reply_lost_once)
+    summary = run_worker(sqlite_url, ["s"], options(tmp_path), trainer=FakeTrainer())
+    assert lost
+    assert (summary.completed, summary.failed) == (2, 0)
+    assert states(sqlite_url, "s") == {"COMPLETE": 2}
+    # Trained as stored: each trial's configuration is the one its stored parameters give.
+    _, stored_spec = load_study(open_storage(sqlite_url), "s")
+    for t in trials(sqlite_url, "s"):
+        assert t.user_attrs["config"] == stored_spec.space.suggest(optuna.trial.FixedTrial(t.params)).name
+
+
 # --- crashes and signals -----------------------------------------------------------------------
 
 
