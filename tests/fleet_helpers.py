@@ -103,13 +103,19 @@ def assert_clean_logs(workers: Sequence[Worker]) -> None:
             assert bad not in text, f"{bad!r} in the log of worker {worker.name}:\n{text}"
 
 
+def not_complete(url: str, name: str) -> list[tuple]:
+    """(number, state, user attributes) of the study's trials that are not COMPLETE, for failure messages."""
+    return [(t.number, t.state.name, t.user_attrs) for t in trials(url, name) if t.state.name != "COMPLETE"]
+
+
 def assert_each_config_complete_once(url: str, name: str, n_configs: int) -> None:
     from optuna.trial import TrialState
 
     complete = [t for t in trials(url, name) if t.state == TrialState.COMPLETE]
     configs = collections.Counter(t.user_attrs["config"] for t in complete)
-    others = [(t.number, t.state.name, t.user_attrs) for t in trials(url, name) if t.state != TrialState.COMPLETE]
-    assert len(configs) == n_configs, f"{len(configs)} of {n_configs} configurations complete; others: {others}"
+    assert len(configs) == n_configs, (
+        f"{len(configs)} of {n_configs} configurations complete; others: {not_complete(url, name)}"
+    )
     assert max(configs.values()) == 1, f"configurations completed twice: {[c for c, n in configs.items() if n > 1]}"
     unfinished = [t.number for t in trials(url, name) if not t.state.is_finished()]
     assert not unfinished, f"trials left unfinished: {unfinished}"
@@ -121,8 +127,7 @@ def assert_drained_once(
     """Clean logs; every configuration COMPLETE exactly once; each of its ``seeds`` seeds trained once."""
     assert_clean_logs(workers)
     assert_each_config_complete_once(url, name, n_configs)
-    others = [(t.number, t.state.name, t.user_attrs) for t in trials(url, name) if t.state.name != "COMPLETE"]
-    assert states(url, name) == {"COMPLETE": n_configs}, f"trial states {states(url, name)}; not complete: {others}"
+    assert states(url, name) == {"COMPLETE": n_configs}, f"not complete: {not_complete(url, name)}"
     counts = done_counts(record)
     again = {key: n for key, n in counts.items() if n != 1}
     assert len(counts) == n_configs * seeds and not again, f"{len(counts)} seeds trained; more than once: {again}"
