@@ -105,7 +105,7 @@ def main() -> None:
     if not args.skip_defaults:
         _, t_fast, dev_fast = hpsearch_run("defaults")
 
-    from hpsearch.logs import read_training_log
+    from hpsearch.results import read_training_log
 
     logs = sorted((work / "plain-0").rglob("training.log"), key=str)
     plain_dev = [round(max(read_training_log(p).dev_curve), 4) for p in logs]

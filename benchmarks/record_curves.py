@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import tempfile
 import time
 from dataclasses import replace
@@ -32,7 +33,7 @@ DEFAULT_OUT = Path(__file__).parent / "data" / "minilm-ajmc-en-300-curves.json"
 def configs(n: int, epochs: int, context_sizes: tuple[int, ...], lr_scale: float = 1.0) -> list:
     import optuna
 
-    from hpsearch.spaces import Range, SampledSpace, wide_space
+    from hpsearch.search import Range, SampledSpace, wide_space
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     wide = wide_space(t5=False, epochs=epochs).dimensions
@@ -59,9 +60,8 @@ def record(args: argparse.Namespace) -> None:
     from flair.data import Corpus
     from torch.utils.data import Subset
 
-    from hpsearch.data import load_corpus
-    from hpsearch.spec import DatasetRef
-    from hpsearch.training import RunHooks, TrainingData, TrainingOptions, remove_tree, train_seed
+    from hpsearch.search import DatasetRef
+    from hpsearch.training import RunHooks, TrainingData, TrainingOptions, load_corpus, train_seed
 
     torch.set_num_threads(args.threads)
     shard, n_shards = (int(x) for x in args.shard.split("/"))
@@ -96,7 +96,7 @@ def record(args: argparse.Namespace) -> None:
                 hooks=RunHooks(),  # the run's curve comes back in its SeedResult
                 options=TrainingOptions(eval_batch_size=8),  # less padding: a CPU evaluates faster
             )
-            remove_tree(Path(tmp))
+            shutil.rmtree(tmp, ignore_errors=True)
         done[key] = {
             "name": config.name,
             "params": config.to_params(),

@@ -5,8 +5,8 @@ Usage:
 
 A search is simulated as one worker would run it: the configurations in a random order, each
 trained seed by seed and epoch by epoch from the recorded dev curves, asking the rule
-(``hpsearch.pruning``) after every epoch but a run's last and after every seed but the last, as
-``hpsearch.objective`` does. For each rule it prints the epochs trained as a share of the full
+(``hpsearch.search._pruning``) after every epoch but a run's last and after every seed but the last, as
+``hpsearch.worker._trial`` does. For each rule it prints the epochs trained as a share of the full
 grid's, how often the best configuration it picks is the grid's best (and within 0.3 F1 of it),
 and how often the grid's best was pruned.
 
@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hpsearch.pruning import Curve, PairedPruner, SeedPruner, TrialCurves, make_pruner
+from hpsearch.search import Curve, PairedPruner, SeedPruner, TrialCurves, make_pruner
 
 DATA = Path(__file__).parent / "data"
 DEFAULT_CURVES = [DATA / "minilm-ajmc-en-300-curves.json", DATA / "minilm-ajmc-en-100-curves.json"]

@@ -3,7 +3,7 @@
 Every setting gets a fresh storage and a study of ``--trials`` queued grid points (one seed each),
 then starts its workers, waits until all of them have imported everything, and lets them go at once:
 
-- hpsearch: ``run_worker`` with ``hpsearch.fake_trainer.FakeTrainer`` (sleeps ``--seconds`` per trial);
+- hpsearch: ``run_worker`` with ``hpsearch.testing._fake_trainer.FakeTrainer`` (sleeps ``--seconds`` per trial);
 - plain Optuna: the same points enqueued with ``study.enqueue_trial``, each worker running
   ``study.optimize(objective, n_trials=k)`` on ``RDBStorage(url)`` with the same heartbeat settings, its
   objective training the same fake seed and storing its result as hpsearch does (user attribute + report).
@@ -63,9 +63,8 @@ class Outcome:
         return self.complete / self.span_s if self.span_s > 0 else 0.0
 
 
-def spec(n: int):  # -> hpsearch.spec.StudySpec
-    from hpsearch.spaces import GridSpace
-    from hpsearch.spec import StudySpec
+def spec(n: int):  # -> hpsearch.search._spec.StudySpec
+    from hpsearch.search import GridSpace, StudySpec
 
     lrs = tuple(round(1e-6 * (i + 1), 9) for i in range(n))
     return StudySpec(model="fake", label="fake", space=GridSpace(lrs, (8,), (1,)), seeds=(1,))
@@ -75,8 +74,7 @@ def create(kind: str, url: str, n: int) -> None:
     import optuna
 
     if kind == "hpsearch":
-        from hpsearch.storage import open_storage
-        from hpsearch.study import create_study
+        from hpsearch.store import create_study, open_storage
 
         create_study(spec(n), open_storage(url), "scale")
         return
@@ -95,7 +93,8 @@ def worker(kind: str, url: str, n: int, seconds: float, n_trials: int, folder: P
 
     import optuna
 
-    from hpsearch.fake_trainer import FakeTrainer
+    from hpsearch.store import encode_seed, seed_attr_key
+    from hpsearch.testing import FakeTrainer
     from hpsearch.training import RunHooks
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -105,11 +104,11 @@ def worker(kind: str, url: str, n: int, seconds: float, n_trials: int, folder: P
     if kind == "hpsearch":
         import optuna_dashboard  # noqa: F401 - imported by the first trial's dashboard note otherwise
 
-        import hpsearch.worker
+        import hpsearch.worker._loop
         from hpsearch.worker import WorkerOptions, run_worker
 
         if not notes:  # --no-notes: measure the fleet without the dashboard note written after each trial
-            hpsearch.worker.publish_trial = lambda *_a, **_kw: None
+            hpsearch.worker._loop.publish_trial = lambda *_a, **_kw: None
 
         options = WorkerOptions(
             output_dir=folder / "runs",
@@ -130,7 +129,7 @@ def worker(kind: str, url: str, n: int, seconds: float, n_trials: int, folder: P
         def objective(trial: optuna.Trial) -> float:
             config = the_spec.space.suggest(trial)
             result = trainer.train(the_spec, config, 1, folder, RunHooks())
-            trial.set_user_attr("seed:1", result.to_attr())
+            trial.set_user_attr(seed_attr_key(1), encode_seed(result))
             trial.report(result.dev_f1, 0)
             return result.dev_f1
 
@@ -195,7 +194,7 @@ def evaluate(
     import optuna
     from optuna.trial import TrialState
 
-    from hpsearch.fake_trainer import read_record
+    from hpsearch.testing import read_record
 
     trials = optuna.load_study(study_name="scale", storage=url).get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]

@@ -122,7 +122,7 @@ def embedding_build_times(model: str, repeats: int = 3) -> tuple[float, float]:
     import flair
     from flair.embeddings import TransformerWordEmbeddings
 
-    from hpsearch.pretrained import PretrainedCache
+    from hpsearch.training import PretrainedCache
 
     cache = PretrainedCache()
     with cache.serving():
@@ -167,11 +167,8 @@ def main() -> None:
     flair.device = torch.device("cpu")
     logging.getLogger("flair").setLevel(logging.WARNING)
 
-    from hpsearch.data import load_corpus
-    from hpsearch.pretrained import PretrainedCache
-    from hpsearch.spaces import Config
-    from hpsearch.spec import DatasetRef
-    from hpsearch.training import TrainingData
+    from hpsearch.search import Config, DatasetRef
+    from hpsearch.training import PretrainedCache, TrainingData, load_corpus
 
     model = args.model or str(minilm_path())
     corpus = load_corpus([DatasetRef("ajmc", "en")], args.data_dir)

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from hpsearch.errors import DataError, HpsearchError, SpecError, StorageError, StudyNotFoundError, TrainingError
-from hpsearch.pruning import make_pruner
-from hpsearch.spaces import Config, GridSpace, Range, SampledSpace, wide_space
-from hpsearch.spec import DatasetRef, StudySpec, load_config, resolve_model, spec_for_preset
-from hpsearch.storage import open_storage
-from hpsearch.study import create_study, load_study, study_results
+from hpsearch.search import (
+    Config,
+    DatasetRef,
+    GridSpace,
+    Range,
+    SampledSpace,
+    StudySpec,
+    load_config,
+    make_pruner,
+    resolve_model,
+    spec_for_preset,
+    wide_space,
+)
+from hpsearch.store import create_study, load_study, open_storage, study_results
 from hpsearch.worker import WorkerOptions, run_worker
 
 __version__ = "0.1.0"

@@ -28,3 +28,9 @@ class StudyNotFoundError(HpsearchError, KeyError):
 
 class TrainingError(HpsearchError):
     """One training run failed (diverged, out of memory, ...)."""
+
+
+def first_line(e: BaseException) -> str:
+    """The first non-empty line of an exception's message (drivers write whole paragraphs)."""
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else ""

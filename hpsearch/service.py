@@ -12,16 +12,31 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from hpsearch.imports import ImportSummary
+    from hpsearch.results import ImportSummary
 
-from hpsearch.data import check_data_dir
 from hpsearch.errors import SpecError, StudyNotFoundError
-from hpsearch.spaces import GridSpace, SampledSpace
-from hpsearch.spec import StudySpec, load_config, named_space, parse_seeds, spec_from_options
-from hpsearch.storage import mask_url, open_storage, parse_url
-from hpsearch.study import StudyResults, create_study, load_study, study_names, study_results
+from hpsearch.search import (
+    GridSpace,
+    SampledSpace,
+    StudySpec,
+    check_hub_model,
+    load_config,
+    named_space,
+    parse_seeds,
+    spec_from_options,
+)
+from hpsearch.store import (
+    StudyResults,
+    create_study,
+    load_study,
+    mask_url,
+    open_storage,
+    parse_url,
+    study_names,
+    study_results,
+)
+from hpsearch.training import check_data_dir
 from hpsearch.worker import WorkerOptions, WorkerSummary, run_worker
-from hpsearch.zoo import check_hub_model
 
 DEFAULT_N_TRIALS = 20
 """A sampled space's budget when ``--n-trials`` is not given."""
@@ -180,7 +195,7 @@ def start_worker(
 
     In a terminal it shows a live view (``RichProgress``), else one line per event.
     """
-    from hpsearch.progress import RichProgress, choose_progress
+    from hpsearch.worker import RichProgress, choose_progress
 
     progress = choose_progress(quiet=quiet, verbose=verbose)
     live = progress if isinstance(progress, RichProgress) else None
@@ -214,7 +229,7 @@ def resolve_studies(storage: object, patterns: Sequence[str]) -> list[str]:
 
 
 def status_tables(storage_url: str, study: str | None) -> list[Table]:
-    from hpsearch.status import studies_table, trials_table
+    from hpsearch.results import studies_table, trials_table
 
     storage = open_storage(storage_url, must_exist=True)
     if study is not None:
@@ -264,7 +279,7 @@ def load_many(storage_url: str, patterns: Sequence[str]) -> list[StudyResults]:
 
 def study_report(storage_url: str, name: str, *, debug: bool = False) -> str:
     """The recipe parser's sections for one study, then the cost of the search."""
-    from hpsearch.report import cost_summary, recipe_sections, render_cost
+    from hpsearch.results import cost_summary, recipe_sections, render_cost
 
     results = load_results(storage_url, name)
     return recipe_sections(results.configs, debug=debug) + "\n" + render_cost(cost_summary(results.configs))
@@ -272,7 +287,7 @@ def study_report(storage_url: str, name: str, *, debug: bool = False) -> str:
 
 def comparison(storage_url: str, patterns: Sequence[str], fmt: str) -> str:
     """The comparison table across studies, one row per study."""
-    from hpsearch.report import FORMATS, render_comparison
+    from hpsearch.results import FORMATS, render_comparison
 
     if fmt not in FORMATS:
         raise SpecError(f"--format must be one of {', '.join(FORMATS)}, but got {fmt!r}.")
@@ -301,7 +316,7 @@ class Best:
 
 def best_of(storage_url: str, name: str) -> Best:
     """The best complete configuration and where its kept model files are."""
-    from hpsearch.objective import RUN_DIR_ATTR
+    from hpsearch.store import BEST_MODEL, RUN_DIR_ATTR, seed_dir
 
     storage = open_storage(storage_url, must_exist=True)
     study, spec = load_study(storage, name)
@@ -314,7 +329,7 @@ def best_of(storage_url: str, name: str) -> Best:
     files = {}
     if run_dir:
         for run in best.finished_runs:
-            path = Path(run_dir) / f"seed-{run.seed}" / "best-model.pt"
+            path = seed_dir(Path(run_dir), run.seed) / BEST_MODEL
             if path.is_file():
                 files[run.seed] = str(path)
     return Best(
@@ -332,22 +347,20 @@ def best_of(storage_url: str, name: str) -> Best:
 
 def parse_logs(pattern: str, root: Path | None = None, *, debug: bool = False) -> tuple[str, tuple[str, ...]]:
     """The recipe parser's sections for old Flair run folders, and the warnings met."""
-    from hpsearch.logs import collect_runs
-    from hpsearch.report import recipe_sections
+    from hpsearch.results import collect_runs, recipe_sections
 
     scan = collect_runs(pattern, root)
     return recipe_sections(scan.results, debug=debug), scan.warnings
 
 
 def import_logs(storage_url: str, pattern: str, study: str | None, root: Path | None = None) -> ImportSummary:
-    from hpsearch.imports import import_scan
-    from hpsearch.logs import collect_runs
+    from hpsearch.results import collect_runs, import_scan
 
     scan = collect_runs(pattern, root)
     return import_scan(open_storage(storage_url), scan, study)
 
 
 def plot(storage_url: str, patterns: Sequence[str], out_file: Path) -> Path:
-    from hpsearch.plot import plot_study
+    from hpsearch.results import plot_study
 
     return plot_study({r.name: r.configs for r in load_many(storage_url, patterns)}, out_file)

@@ -17,23 +17,21 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hipe-20
 @pytest.fixture(scope="session")
 def sample_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A HIPE-2022-data layout with a small synthetic ajmc/en corpus."""
-    from hpsearch.sample import write_sample_hipe
+    from hpsearch.demo import write_sample_hipe
 
     return write_sample_hipe(tmp_path_factory.mktemp("hipe"), sentences={"train": 150, "dev": 20, "test": 20})
 
 
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory: pytest.TempPathFactory, sample_data: Path) -> Path:
-    from hpsearch.sample import sample_texts
-    from hpsearch.tiny_models import build_tiny_bert
+    from hpsearch.demo import build_tiny_bert, sample_texts
 
     return build_tiny_bert(tmp_path_factory.mktemp("models") / "tiny-bert", sample_texts(sample_data))
 
 
 @pytest.fixture(scope="session")
 def tiny_t5(tmp_path_factory: pytest.TempPathFactory, sample_data: Path) -> Path:
-    from hpsearch.sample import sample_texts
-    from hpsearch.tiny_models import build_tiny_t5
+    from hpsearch.demo import build_tiny_t5, sample_texts
 
     return build_tiny_t5(tmp_path_factory.mktemp("models") / "tiny-t5", sample_texts(sample_data))
 

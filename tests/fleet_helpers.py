@@ -10,11 +10,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from hpsearch.fake_trainer import read_record
-from hpsearch.spaces import Config, GridSpace
-from hpsearch.spec import StudySpec
-from hpsearch.storage import open_storage
-from hpsearch.study import create_study
+from hpsearch.search import Config, GridSpace, StudySpec
+from hpsearch.store import create_study, open_storage
+from hpsearch.testing import read_record
 
 BATCH_SIZE = 8
 
@@ -63,13 +61,13 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str = "conditi
 
 
 class Worker:
-    """``python -m hpsearch.fake_trainer`` in a process of its own; output in ``<dir>/<name>.out|.err``."""
+    """``python -m hpsearch.testing._fake_trainer`` in a process of its own; output in ``<dir>/<name>.out|.err``."""
 
     def __init__(self, url: str, studies: Sequence[str], directory: Path, name: str, *args: object) -> None:
         self.name = name
         self.out = directory / f"{name}.out"
         self.err = directory / f"{name}.err"
-        argv = [sys.executable, "-m", "hpsearch.fake_trainer", "--storage", url]
+        argv = [sys.executable, "-m", "hpsearch.testing._fake_trainer", "--storage", url]
         for study in studies:
             argv += ["--study", study]
         argv += ["--output-dir", str(directory / "runs"), *map(str, args)]

@@ -178,7 +178,7 @@ def test_every_env_example_variable_has_a_comment():
 
 
 def test_env_example_profiles_and_model_exist(services, env_example):
-    from hpsearch.zoo import PRESETS
+    from hpsearch.search import PRESETS
 
     profiles = {profile for service in services.values() for profile in service.get("profiles", [])}
     wanted = [p for p in env_example["COMPOSE_PROFILES"].split(",") if p]

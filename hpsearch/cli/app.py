@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from hpsearch.errors import HpsearchError
-from hpsearch.storage import DEFAULT_STORAGE
+from hpsearch.store import DEFAULT_STORAGE
 
 app = typer.Typer(
     name="hpsearch",
@@ -249,7 +249,7 @@ def worker(
     Example: CUDA-pinned, one per GPU: hpsearch worker --study ajmc-en-t5-base --gpu 0
     """
     if gpus is not None:
-        from hpsearch.fleet import run_fleet
+        from hpsearch.worker import run_fleet
 
         raise typer.Exit(run_fleet(gpus))
     if gpu is not None:
@@ -473,7 +473,7 @@ def plot(
 def _storage_flag(storage: str) -> str:
     if storage == DEFAULT_STORAGE or os.environ.get("HPSEARCH_STORAGE") == storage:
         return ""
-    from hpsearch.storage import mask_url
+    from hpsearch.store import mask_url
 
     return f" --storage '{mask_url(storage)}'"
 

@@ -1,0 +1,393 @@
+"""The worker loop: claim a queued trial, train it, store the result, until nothing is left.
+
+Ownership of RUNNING trials: a worker owns the trials it claimed and keeps their heartbeat
+alive. A trial whose heartbeat stops (the worker was killed) is failed by whichever worker
+looks next and re-queued, keeping its finished seeds. A stopped worker (SIGTERM, Ctrl-C)
+re-queues its own trial at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hpsearch.dashboard import NoteSchedule, publish_trial, try_update_study_note
+from hpsearch.errors import SpecError, TrainingError
+from hpsearch.search import SeedResult, StudySpec
+from hpsearch.store import (
+    FAIL_REASON_ATTR,
+    REQUEUED_FROM_ATTR,
+    RETRIES_ATTR,
+    RUN_DIR_ATTR,
+    Artifacts,
+    claim_next,
+    encode_seed,
+    fail_stale_trials,
+    load_study,
+    mask_url,
+    open_storage,
+    reason_text,
+    remove_run_models,
+    requeue,
+    seed_attr_key,
+    with_retries,
+)
+from hpsearch.training import RunHooks, RunInterrupted, TrainingOptions
+from hpsearch.worker._progress import LineProgress, Progress
+from hpsearch.worker._trial import FlairTrainer, Trainer, run_trial
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.trial import FrozenTrial
+
+log = logging.getLogger("hpsearch.worker")
+KEEP_MODELS = ("all", "best", "none")
+
+
+@dataclass
+class WorkerOptions:
+    """How one worker runs. Defaults suit one GPU on one machine."""
+
+    output_dir: Path = Path("runs")
+    data_dir: Path | None = None
+    artifacts_dir: Path | None = None  # None: next to the SQLite file (hpsearch.store._artifacts)
+    device: str = "auto"
+    keep_models: str = "best"
+    n_trials: int | None = None
+    timeout_s: float | None = None
+    heartbeat_interval: int = 20
+    grace_period: int = 60
+    max_retries: int = 3
+    recipe_exact: bool = False  # train as the recipe's script does, without the work-saving defaults
+    handle_signals: bool = True
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        if self.keep_models not in KEEP_MODELS:
+            raise SpecError(f"--keep-models must be one of {', '.join(KEEP_MODELS)}, but got {self.keep_models!r}.")
+        if self.n_trials is not None and self.n_trials < 1:
+            raise SpecError(f"--n-trials must be >= 1, but got {self.n_trials}.")
+        if self.heartbeat_interval < 1 or self.grace_period <= self.heartbeat_interval:
+            raise SpecError("the grace period must be longer than the heartbeat interval.")
+
+
+@dataclass(frozen=True)
+class WorkerSummary:
+    completed: int
+    failed: int
+    interrupted: bool
+    pruned: int = 0
+
+
+def pin_gpu(gpu: int | str) -> None:
+    """Restrict this process to one GPU; must run before torch initialises CUDA."""
+    os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
+
+
+def select_device(device: str) -> str:
+    import flair
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise SpecError("--device cuda was asked for, but no CUDA GPU is visible; use --device cpu.")
+    if device not in ("cpu",) and not device.startswith("cuda"):
+        raise SpecError(f"--device must be auto, cpu or cuda[:N], but got {device!r}.")
+    flair.device = torch.device(device)
+    return device
+
+
+def run_worker(
+    storage_url: str,
+    study_names: Sequence[str],
+    options: WorkerOptions | None = None,
+    *,
+    trainer: Trainer | None = None,
+    progress: Progress | None = None,
+) -> WorkerSummary:
+    """Pull queued trials from the studies (in the order given) and train them until none is left.
+
+    Args:
+        storage_url: The Optuna storage.
+        study_names: Studies to serve; a worker takes the next queued trial across them.
+        options: Worker settings.
+        trainer: What trains a seed; ``FlairTrainer`` unless given (tests pass a fake one).
+        progress: Where events go; one log line each unless given.
+
+    Raises:
+        StorageError, StudyNotFoundError: before any trial is claimed.
+    """
+    options = options or WorkerOptions()
+    progress = progress or LineProgress()
+    storage = open_storage(
+        storage_url,
+        must_exist=True,
+        heartbeat_interval=options.heartbeat_interval,
+        grace_period=options.grace_period,
+        max_retries=options.max_retries,
+    )
+    studies = [load_study(storage, name) for name in study_names]
+    artifacts = Artifacts.open(storage_url, options.artifacts_dir)
+    if trainer is None:
+        select_device(options.device)
+        trainer = FlairTrainer(options.data_dir, TrainingOptions.recipe() if options.recipe_exact else None)
+    restore = _install_signal_handlers(options.stop) if options.handle_signals else None
+    started = time.monotonic()
+    completed = failed = pruned = 0
+    notes = NoteSchedule()
+    waiting = False
+    progress.message(f"worker pid={os.getpid()} serving {', '.join(study_names)} on {mask_url(storage_url)}")
+    try:
+        while not options.stop.is_set():
+            if options.n_trials is not None and completed + failed + pruned >= options.n_trials:
+                break
+            if options.timeout_s is not None and time.monotonic() - started > options.timeout_s:
+                break
+            claimed = with_retries(lambda: _claim_next(studies, options))
+            if claimed is None:
+                # Trials still running may yet be re-queued (their worker dies): wait for them.
+                running = with_retries(lambda: _count_running(studies))
+                if not running:
+                    progress.message("no queued trial left; worker exits")
+                    break
+                if not waiting:
+                    progress.message(f"no queued trial left; waiting while {running} running trial(s) finish")
+                waiting = True
+                options.stop.wait(min(options.heartbeat_interval, 5))
+                continue
+            waiting = False
+            study, spec, trial = claimed
+            state = _train_claimed(study, spec, trial, trainer, storage, options, progress, artifacts, notes)
+            if state == "complete":
+                completed += 1
+            elif state == "failed":
+                failed += 1
+            elif state == "pruned":
+                pruned += 1
+    finally:
+        if restore is not None:
+            restore()
+        if completed + pruned:
+            for study, _ in studies:  # the notes' leaderboards as this worker leaves them
+                try_update_study_note(study)
+    return WorkerSummary(completed=completed, failed=failed, interrupted=options.stop.is_set(), pruned=pruned)
+
+
+def _claim_next(
+    studies: Sequence[tuple[optuna.Study, StudySpec]], options: WorkerOptions
+) -> tuple[optuna.Study, StudySpec, Any] | None:
+    """The first study's next queued trial, now RUNNING and owned by this worker; None if none is queued.
+
+    Dead workers' trials are failed and re-queued first. Never creates a trial: the queue is the
+    study's budget.
+    """
+    import optuna
+
+    for study, spec in studies:
+        fail_stale_trials(study, grace_period=options.grace_period, max_retries=options.max_retries)
+        trial_id = claim_next(study)
+        if trial_id is not None:
+            return study, spec, optuna.Trial(study, trial_id)
+    return None
+
+
+def _count_running(studies: Sequence[tuple[optuna.Study, StudySpec]]) -> int:
+    from optuna.trial import TrialState
+
+    return sum(len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))) for study, _ in studies)
+
+
+def _train_claimed(
+    study: optuna.Study,
+    spec: StudySpec,
+    trial: optuna.Trial,
+    trainer: Trainer,
+    storage: optuna.storages.RDBStorage,
+    options: WorkerOptions,
+    progress: Progress,
+    artifacts: Artifacts,
+    notes: NoteSchedule,
+) -> str:
+    import optuna
+    from optuna.exceptions import UpdateFinishedTrialError
+    from optuna.trial import TrialState
+
+    heartbeat = _Heartbeat(storage, trial._trial_id, options.heartbeat_interval)
+    heartbeat.start()
+    remembering = _Remembering(trainer)
+    try:
+        outcome = run_trial(
+            trial,
+            spec,
+            remembering,
+            output_dir=options.output_dir,
+            progress=progress,
+            hooks=RunHooks(stop=options.stop),
+            after_seed=lambda seed, run_dir: artifacts.upload_seed_log(trial, seed, run_dir),
+        )
+    except optuna.TrialPruned as e:
+        # The pruner stopped it (hpsearch.search._pruning); its seeds, partial curves and prune_reason stay on it.
+        heartbeat.stop()
+        with_retries(lambda: study.tell(trial, state=TrialState.PRUNED, skip_if_finished=True))
+        progress.trial_done("pruned", None, str(e))
+        own = trial.user_attrs.get(RUN_DIR_ATTR)
+        if own:
+            remove_run_models(Path(own))
+        return "pruned"
+    except RunInterrupted:
+        heartbeat.stop()
+        with_retries(lambda: _fail(study, trial, "interrupted: the worker was stopped; re-queued"))
+        with_retries(lambda: requeue(study, study._storage.get_trial(trial._trial_id), count_as_retry=False))
+        progress.trial_done("interrupted", None, "re-queued with its finished seeds")
+        return "interrupted"
+    except UpdateFinishedTrialError:
+        # Another worker declared this trial dead: its heartbeat could not be stored for longer
+        # than the grace period (a database outage). Its re-queued copy gets the seeds trained here.
+        heartbeat.stop()
+        detail = with_retries(lambda: _hand_over(study, trial, remembering.results, options.max_retries))
+        progress.trial_done("lost", None, f"declared dead by another worker; {detail}")
+        return "lost"
+    except Exception as e:
+        heartbeat.stop()
+        reason = str(e) if isinstance(e, TrainingError) else f"{type(e).__name__}: {e}"
+        log.debug("trial %s failed", trial.number, exc_info=True)
+        with_retries(lambda: _fail(study, trial, reason))
+        progress.trial_done("failed", None, reason)
+        return "failed"
+    heartbeat.stop()
+    with_retries(lambda: study.tell(trial, outcome.value, skip_if_finished=True))
+    progress.trial_done("complete", outcome.value)
+    publish_trial(study, trial, artifacts, upload_model=options.keep_models != "none", schedule=notes)  # never raises
+    with_retries(lambda: _clean_models(study, trial, options))
+    final = with_retries(lambda: study._storage.get_trial(trial._trial_id))
+    return "complete" if final.state == TrialState.COMPLETE else "failed"
+
+
+def _fail(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
+    """Fail the trial with its reason, unless it has finished already (another worker declared it dead)."""
+    from optuna.exceptions import UpdateFinishedTrialError
+    from optuna.trial import TrialState
+
+    try:
+        trial.set_user_attr(FAIL_REASON_ATTR, reason_text(reason))
+    except UpdateFinishedTrialError:
+        return
+    study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+
+
+class _Remembering:
+    """A trainer that keeps the results it returned, for :func:`_hand_over`."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        self.results: list[SeedResult] = []
+
+    def train(self, spec: StudySpec, config: Any, seed: int, out_dir: Path, hooks: RunHooks) -> SeedResult:
+        result = self.trainer.train(spec, config, seed, out_dir, hooks)
+        self.results.append(result)
+        return result
+
+
+def _hand_over(study: optuna.Study, trial: optuna.Trial, trained: Sequence[SeedResult], max_retries: int) -> str:
+    """Store the seeds trained here on the re-queued copy of a trial another worker declared dead."""
+    frozen = study._storage.get_trial(trial._trial_id)
+    copy = _latest_copy(study, frozen.number)
+    if copy is None and int(frozen.system_attrs.get(RETRIES_ATTR, 0)) < max_retries:
+        requeue(study, frozen)  # the worker that failed it died before re-queueing it
+        copy = _latest_copy(study, frozen.number)
+    if copy is None:
+        return "not re-queued: no retries left"
+    if copy.state.is_finished():
+        return f"its copy, trial {copy.number}, has finished"
+    missing = [r for r in trained if seed_attr_key(r.seed) not in copy.user_attrs]
+    for result in missing:
+        study._storage.set_trial_user_attr(copy._trial_id, seed_attr_key(result.seed), encode_seed(result))
+    return f"{len(missing)} seeds trained here were stored on its copy, trial {copy.number}"
+
+
+def _latest_copy(study: optuna.Study, number: int) -> FrozenTrial | None:
+    """The trial that re-queues trial ``number``, following copies of copies that failed too."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    copies = {t.system_attrs[REQUEUED_FROM_ATTR]: t for t in trials if REQUEUED_FROM_ATTR in t.system_attrs}
+    copy = copies.get(number)
+    while copy is not None and copy.state == TrialState.FAIL and copy.number in copies:
+        copy = copies[copy.number]
+    return copy
+
+
+def _clean_models(study: optuna.Study, trial: optuna.Trial, options: WorkerOptions) -> None:
+    """Apply --keep-models once a trial is scored; trials still running keep their files."""
+    own = Path(trial.user_attrs[RUN_DIR_ATTR]) if RUN_DIR_ATTR in trial.user_attrs else None
+    if options.keep_models == "all" or own is None:
+        return
+    if options.keep_models == "none" or study.best_trial.number != trial.number:
+        remove_run_models(own)
+        return
+    for other in study.get_trials(deepcopy=False):
+        path = other.user_attrs.get(RUN_DIR_ATTR)
+        if other.number != trial.number and path and other.state.is_finished():
+            remove_run_models(Path(path))
+
+
+class _Heartbeat:
+    """Records a running trial's heartbeat in a thread; survives storage outages."""
+
+    def __init__(self, storage: optuna.storages.RDBStorage, trial_id: int, interval: int) -> None:
+        self._storage = storage
+        self._trial_id = trial_id
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hpsearch-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        with_retries(self._storage.record_heartbeat, self._trial_id)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        failing = False
+        while not self._stop.wait(self._interval):
+            try:
+                self._storage.record_heartbeat(self._trial_id)
+            except Exception as e:  # noqa: BLE001 - keep beating once the database is back
+                if not failing:
+                    cause = type(e.__cause__ or e).__name__
+                    log.warning("heartbeat failed (%s); retrying every %d s", cause, self._interval)
+                failing = True
+            else:
+                if failing:
+                    log.info("heartbeat recorded again")
+                failing = False
+
+
+def _install_signal_handlers(stop: threading.Event) -> Callable[[], None] | None:
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, _frame: Any) -> None:
+        if stop.is_set():
+            log.warning("second signal: exiting at once")
+            os._exit(130)
+        log.warning("%s received: stopping; the running trial is re-queued", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+    return restore
