@@ -56,6 +56,24 @@ def pg_url():
     drop_database(name)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def storage_url(request: pytest.FixtureRequest, tmp_path: Path):
+    """One storage URL per backend: every store and worker test runs on SQLite and on PostgreSQL.
+
+    As Optuna's ``optuna/testing/storages.py`` does; the PostgreSQL case skips where no server answers.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hpsearch.db'}"
+        return
+    from tests.pg import create_database, drop_database, server_available
+
+    if not server_available():
+        pytest.skip("no PostgreSQL server at HPSEARCH_TEST_PG")
+    name, url = create_database()
+    yield url
+    drop_database(name)
+
+
 @pytest.fixture
 def private_pg():
     """A PostgreSQL server of the test's own, which it may restart; stopped and deleted after."""
