@@ -5,10 +5,10 @@ Usage:
 
 A search is simulated as one worker would run it: the configurations in a random order, each
 trained seed by seed and epoch by epoch from the recorded dev curves, asking the rule
-(``hpsearch.search._pruning``) after every epoch but a run's last and after every seed but the last, as
-``hpsearch.worker._trial`` does. For each rule it prints the epochs trained as a share of the full
-grid's, how often the best configuration it picks is the grid's best (and within 0.3 F1 of it),
-and how often the grid's best was pruned.
+(``hpsearch.search._pruning``) on the worker's own schedule (``hpsearch.worker.TrialSchedule``:
+after every epoch but a run's last and after every seed but the last). For each rule it prints the
+epochs trained as a share of the full grid's, how often the best configuration it picks is the
+grid's best (and within 0.3 F1 of it), and how often the grid's best was pruned.
 
 Two data sets:
 
@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hpsearch.search import Curve, PairedPruner, SeedPruner, TrialCurves, make_pruner
+from hpsearch.worker import TrialSchedule
 
 DATA = Path(__file__).parent / "data"
 DEFAULT_CURVES = [DATA / "minilm-ajmc-en-300-curves.json", DATA / "minilm-ajmc-en-100-curves.json"]
@@ -89,33 +90,26 @@ def paper_grid(rng: random.Random) -> Grid:
 
 
 def simulate(grid: Grid, order: Sequence[str], pruner: SeedPruner) -> Search:
-    """Run the configurations in ``order`` as a worker would, with ``pruner`` deciding as the objective asks it."""
+    """Run the configurations in ``order`` as a worker would, with ``pruner`` asked on the worker's schedule."""
     finished: list[TrialCurves] = []
     epochs = 0
     pruned: set[str] = set()
     for number, name in enumerate(order):
-        done: dict[int, Curve] = {}
-        seeds = list(grid.runs[name])
-        stopped = False
-        for index, seed in enumerate(seeds):
-            curve = grid.runs[name][seed]
-            for epoch in range(1, len(curve) + 1):
+        runs = grid.runs[name]
+        schedule = TrialSchedule(pruner, list(runs), max(map(len, runs.values())), finished=lambda: finished)
+        for seed, curve in runs.items():
+            schedule.start_run(seed)
+            for dev_f1 in curve:
                 epochs += 1
-                if epoch < len(curve) and pruner.stop_run(finished, done, seed, curve[:epoch]) is not None:
-                    stopped = True
+                if schedule.epoch_done(dev_f1) is not None:
                     break
-            if stopped:
+            if schedule.pruned or schedule.seed_done(seed, curve) is not None:
                 break
-            done[seed] = curve
-            if index < len(seeds) - 1 and pruner.stop_trial(finished, done) is not None:
-                stopped = True
-                break
-        if stopped:
+        if schedule.pruned:
             pruned.add(name)
-            if done:  # its finished seeds, as the worker stores them
-                finished.append(TrialCurves(done, number=number, complete=False))
-        else:
-            finished.append(TrialCurves(done, number=number))
+        record = schedule.record(number)
+        if record is not None:
+            finished.append(record)
     picked = max((t for t in finished if t.complete), key=lambda t: t.score)
     return Search(epochs=epochs, picked=order[picked.number], pruned=frozenset(pruned))
 

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from hpsearch.errors import DataError, HpsearchError, SpecError, StorageError, StudyNotFoundError, TrainingError
+from hpsearch.errors import (
+    DataError,
+    HpsearchError,
+    NotFoundError,
+    SpecError,
+    StorageError,
+    StudyNotFoundError,
+    TrainingError,
+    UsageError,
+)
 from hpsearch.search import (
     Config,
     DatasetRef,
@@ -27,6 +36,7 @@ __all__ = [
     "DatasetRef",
     "GridSpace",
     "HpsearchError",
+    "NotFoundError",
     "Range",
     "SampledSpace",
     "SpecError",
@@ -34,6 +44,7 @@ __all__ = [
     "StudyNotFoundError",
     "StudySpec",
     "TrainingError",
+    "UsageError",
     "WorkerOptions",
     "create_study",
     "load_config",

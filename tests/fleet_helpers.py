@@ -1,8 +1,15 @@
-"""Helpers for the fleet tests: studies for the fake trainer, worker processes, polling."""
+"""Helpers for the fleet tests: studies for the fake trainer, worker processes, waiting bounded by progress.
+
+Subprocess tests never fail on a total wall-clock time: a loaded machine only makes them slower.
+``wait_for`` and ``Worker.wait`` fail once nothing has progressed (no log line, no recorded seed,
+no byte trained) for ``STALL_S`` seconds; pytest-timeout (pyproject.toml) guards against real hangs.
+"""
 
 from __future__ import annotations
 
 import collections
+import contextlib
+import os
 import subprocess
 import sys
 import time
@@ -13,8 +20,19 @@ from typing import Any
 from hpsearch.search import Config, GridSpace, StudySpec
 from hpsearch.store import create_study, open_storage
 from hpsearch.testing import read_record
+from hpsearch.worker import WorkerOptions
 
 BATCH_SIZE = 8
+
+
+def worker_options(tmp_path: Path, **kw: object) -> WorkerOptions:
+    """In-process worker settings for tests: runs under ``tmp_path``, no models kept, no signal handlers."""
+    return WorkerOptions(
+        output_dir=tmp_path / "runs",
+        keep_models="none",
+        handle_signals=False,
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 def learning_rates(n: int, offset: int = 0) -> tuple[float, ...]:
@@ -52,12 +70,49 @@ def done_counts(record: Path) -> collections.Counter[tuple[str, int]]:
     return collections.Counter((e["config"], e["seed"]) for e in read_record(record) if e["event"] == "done")
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
+def has_started(record: Path, config: str, seed: int) -> bool:
+    """Whether a ``FakeTrainer`` recorded training ``seed`` of ``config``."""
+    return any((e["config"], e["seed"]) == (config, seed) for e in read_record(record))
+
+
+STALL_S = float(os.environ.get("HPSEARCH_TEST_STALL_S", "300"))
+"""How long a wait may see no progress before the test fails (``HPSEARCH_TEST_STALL_S``)."""
+
+
+def growth(*paths: Path) -> Callable[[], int]:
+    """A progress measure: the bytes in ``paths`` (files, and the files under folders), which grow as workers work."""
+
+    def size() -> int:
+        total = 0
+        for path in paths:
+            for file in path.rglob("*") if path.is_dir() else (path,):
+                with contextlib.suppress(OSError):  # not there yet, or removed meanwhile
+                    total += file.stat().st_size
+        return total
+
+    return size
+
+
+def wait_for(
+    predicate: Callable[[], bool],
+    what: str,
+    *,
+    progress: Callable[[], object] = lambda: None,
+    stall: float = STALL_S,
+    poll: float = 0.05,
+) -> None:
+    """Wait until ``predicate()`` holds; fail only once ``progress()`` has not changed for ``stall`` seconds.
+
+    Without a ``progress`` measure, nothing counts as progress: the wait fails after ``stall`` seconds.
+    """
+    last, since = progress(), time.monotonic()
     while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
+        now = progress()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since > stall:
+            raise AssertionError(f"no progress for {stall:.0f} s while waiting for {what}")
+        time.sleep(poll)
 
 
 class Worker:
@@ -67,10 +122,12 @@ class Worker:
         self.name = name
         self.out = directory / f"{name}.out"
         self.err = directory / f"{name}.err"
+        words = [str(a) for a in args]
+        self.record = Path(words[words.index("--record") + 1]) if "--record" in words else None
         argv = [sys.executable, "-m", "hpsearch.testing._fake_trainer", "--storage", url]
         for study in studies:
             argv += ["--study", study]
-        argv += ["--output-dir", str(directory / "runs"), *map(str, args)]
+        argv += ["--output-dir", str(directory / "runs"), *words]
         with self.out.open("wb") as out, self.err.open("wb") as err:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=directory)
 
@@ -78,12 +135,22 @@ class Worker:
     def pid(self) -> int:
         return self.proc.pid
 
-    def wait(self, timeout: float) -> int:
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """What grows while it works: its output and its trainer's record."""
+        return (self.out, self.err) if self.record is None else (self.out, self.err, self.record)
+
+    def wait(self, *, progress: Callable[[], object] | None = None, stall: float = STALL_S) -> int:
+        """Its exit code, once it exits; fails (and kills it) when ``progress`` (default: its files) stalls."""
         try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise AssertionError(f"worker {self.name} still running after {timeout} s:\n{self.log()}") from None
+            progress = progress or growth(*self.files)
+            wait_for(
+                lambda: self.proc.poll() is not None, f"worker {self.name} to exit", progress=progress, stall=stall
+            )
+        except AssertionError as e:
+            self.kill()
+            raise AssertionError(f"{e}:\n{self.log()}") from None
+        return self.proc.returncode
 
     def log(self) -> str:
         return self.err.read_text(errors="replace")[-4000:]
@@ -92,6 +159,17 @@ class Worker:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
+
+
+def wait_all(workers: Sequence[Worker], *, stall: float = STALL_S) -> None:
+    """Wait for every worker to exit 0, while any of them makes progress; a worker waiting for the others does not."""
+    progress = growth(*(f for w in workers for f in w.files))
+    try:
+        for worker in workers:
+            assert worker.wait(progress=progress, stall=stall) == 0, worker.log()
+    finally:
+        for worker in workers:
+            worker.kill()
 
 
 def assert_clean_logs(workers: Sequence[Worker]) -> None:

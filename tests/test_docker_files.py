@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ DOCKERFILE_INSTRUCTIONS = {
 }  # fmt: skip
 # compose sets these instead of passing the options, so the options must read them.
 ENV_OPTIONS = {"HPSEARCH_STORAGE": "--storage", "HPSEARCH_DATA_DIR": "--data-dir"}
+REPO = DOCKER.parent
 STORAGE_FROM_ENV = ("create", "worker", "dashboard")
 DATA_DIR_FROM_ENV = ("create", "worker")
 
@@ -238,15 +240,17 @@ def test_create_is_a_one_shot_that_resumes(services, workers):
     assert studies == {option_value(argv, "--study")}
 
 
-def test_hpsearch_services_share_image_storage_and_volumes(compose, hpsearch_services, env_example):
-    storage = f"postgresql+psycopg://hpsearch:{env_example['POSTGRES_PASSWORD']}@postgres:5432/hpsearch"
+def test_hpsearch_services_share_image_storage_and_volumes(compose, hpsearch_services):
     images = set()
     for name, service in hpsearch_services.items():
         images.add(service["image"])
         build = service["build"]
         assert (DOCKER / build["context"] / build["dockerfile"]).resolve() == DOCKER / "Dockerfile", name
         assert (DOCKER / build["context"]).resolve() == DOCKER.parent, f"{name}: build from the repository root"
-        assert environment(service)["HPSEARCH_STORAGE"] == storage, name
+        env = environment(service)
+        assert not env.get("HPSEARCH_STORAGE"), f"{name}: the storage URL (with its password) is in the environment"
+        assert env["HPSEARCH_STORAGE_FILE"] == "/run/secrets/storage_url", name
+        assert "storage_url" in service["secrets"], name
         volumes = mounts(service)
         for target in ("/work/runs", "/work/artifacts", "/cache"):
             assert volumes[target] in compose["volumes"], f"{name}: {target} is not a named volume"
@@ -264,11 +268,14 @@ def test_dockerfile_instructions_are_valid(dockerfile):
     assert keywords[0] in ("FROM", "ARG") and keywords.count("FROM") == 1
 
 
-def test_dockerfile_base_image_is_a_pinned_cuda_runtime(dockerfile):
+def test_dockerfile_base_image_is_a_pinned_python_without_cuda(dockerfile):
+    # The CUDA torch wheel brings its own CUDA libraries: a CUDA base image would be a second copy.
     (image,) = [args.split()[0] for keyword, args in dockerfile if keyword == "FROM"]
     name, _, tag = image.partition(":")
-    assert name == "nvidia/cuda" and "runtime" in tag, image
-    assert tag and tag != "latest" and re.match(r"\d+\.\d+\.\d+-", tag), f"unpinned base image {image}"
+    assert name == "python" and "slim" in tag and "cuda" not in image, image
+    assert re.match(r"3\.11\.\d+-", tag), f"unpinned base image {image}"
+    args = " ".join(args for keyword, args in dockerfile if keyword == "ARG")
+    assert "TORCH_INDEX_URL=https://download.pytorch.org/whl/cu" in args
 
 
 def test_dockerfile_runs_hpsearch_as_an_unprivileged_user(dockerfile):
@@ -278,10 +285,53 @@ def test_dockerfile_runs_hpsearch_as_an_unprivileged_user(dockerfile):
     assert [json.loads(args) for keyword, args in dockerfile if keyword == "CMD"] == [["--help"]]
 
 
-def test_dockerfile_installs_python311_and_the_postgres_extra(dockerfile):
-    runs = " ".join(args for keyword, args in dockerfile if keyword == "RUN")
-    assert "python3.11" in runs
-    assert 'pip install ".[postgres]"' in runs
+def test_dockerfile_installs_pinned_dependencies_before_the_code(dockerfile):
+    steps = [(keyword, args) for keyword, args in dockerfile if keyword in ("COPY", "RUN")]
+    copies = [i for i, (keyword, _) in enumerate(steps) if keyword == "COPY"]
+    deps = next(i for i, (keyword, args) in enumerate(steps) if keyword == "RUN" and "-r constraints.txt" in args)
+    package = next(i for i, (keyword, args) in enumerate(steps) if keyword == "RUN" and "--no-deps" in args)
+    # Only the constraints file is copied before the dependencies are installed; the code after.
+    assert [steps[i][1].split()[0] for i in copies if i < deps] == ["docker/constraints.txt"]
+    assert deps < package and any(deps < i < package and "hpsearch" in steps[i][1] for i in copies)
+    assert 'pip install --no-deps ".[postgres]"' in steps[package][1]
+    assert all(". ." not in args for keyword, args in steps if keyword == "COPY"), "COPY . . invalidates the deps"
+
+
+def test_constraints_pin_everything_the_image_installs():
+    pins = {}
+    for line in (DOCKER / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, sep, version = line.partition("==")
+            assert sep and re.fullmatch(r"[\w.+-]+", version), f"not pinned: {line!r}"
+            pins[name.lower()] = version
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    wanted = [*pyproject["project"]["dependencies"], *pyproject["project"]["optional-dependencies"]["postgres"]]
+    for requirement in wanted:
+        name = re.match(r"[A-Za-z0-9_.-]+", requirement)[0].lower().replace("_", "-")
+        assert name in pins, f"{name} is not pinned in docker/constraints.txt"
+    assert "+" not in pins["torch"], "pin torch without a local tag: the CUDA index adds its own (+cu128)"
+
+
+def test_secrets_are_ignored_by_git_and_docker():
+    ignored = (REPO / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert "docker/.env" in ignored and "docker/secrets/" in ignored
+    context_ignored = (DOCKER / "Dockerfile.dockerignore").read_text(encoding="utf-8").splitlines()
+    assert "docker/.env" in context_ignored and "docker/secrets" in context_ignored
+
+
+def test_compose_passes_passwords_as_secret_files(compose, services, env_example):
+    assert not any("PASSWORD" in key for key in env_example), "a password in .env"
+    files = {name: secret["file"] for name, secret in compose["secrets"].items()}
+    assert all(path.startswith("./secrets/") for path in files.values()), files
+    postgres = environment(services["postgres"])
+    assert "POSTGRES_PASSWORD" not in postgres
+    assert postgres["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_password"
+
+
+def test_workers_restart_on_failure_a_limited_number_of_times(workers):
+    for name, worker in workers.items():
+        policy, _, limit = worker["restart"].partition(":")
+        assert policy == "on-failure" and limit.isdigit() and 1 <= int(limit) <= 10, f"{name}: {worker['restart']}"
 
 
 def test_dockerfile_environment_and_volumes(dockerfile):
@@ -290,11 +340,17 @@ def test_dockerfile_environment_and_volumes(dockerfile):
         if keyword == "ENV":
             env.update(item.partition("=")[::2] for item in shlex.split(args))
     assert env["PYTHONUNBUFFERED"] == "1"
-    assert {"HPSEARCH_STORAGE", "HF_HOME"} <= env.keys()
-    volumes = [v for keyword, args in dockerfile if keyword == "VOLUME" for v in json.loads(args)]
-    assert "/work" in volumes and env["HF_HOME"].startswith(tuple(volumes))
+    assert "HF_HOME" in env and "HPSEARCH_STORAGE" not in env  # it would override HPSEARCH_STORAGE_FILE
+    # No VOLUME: each container would leave an anonymous volume; compose mounts named ones.
+    assert not [args for keyword, args in dockerfile if keyword == "VOLUME"]
     workdirs = [args for keyword, args in dockerfile if keyword == "WORKDIR"]
     assert workdirs[-1] == "/work"
+
+
+def test_volumes_are_named(compose, hpsearch_services):
+    for name, service in hpsearch_services.items():
+        for target in ("/work/runs", "/work/artifacts", "/cache"):
+            assert mounts(service)[target] in compose["volumes"], f"{name}: {target}"
 
 
 # --- the commands they run exist in the CLI -------------------------------------------------------------------
@@ -356,6 +412,23 @@ def option_envvars(cli, subcommand: str, option: str) -> list[str]:
 def test_compose_runs_only_existing_commands_and_options(cli, hpsearch_services):
     for service in hpsearch_services.values():
         check_invocation(cli, command(service), environment(service))
+
+
+def test_the_storage_option_reads_the_secret_file(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from hpsearch.cli import app
+
+    secret = tmp_path / "storage-url"
+    secret.write_text(f"sqlite:///{tmp_path}/missing.db\n")
+    secret.chmod(0o600)
+    monkeypatch.delenv("HPSEARCH_STORAGE", raising=False)
+    monkeypatch.setenv("HPSEARCH_STORAGE_FILE", str(secret))
+    result = CliRunner().invoke(app, ["status"])
+    assert result.exit_code == 2 and "missing.db" in result.output  # the URL from the file was used
+    secret.chmod(0o644)
+    result = CliRunner().invoke(app, ["status"])
+    assert result.exit_code == 2 and "chmod 600" in result.output and len(result.output.strip().splitlines()) == 1
 
 
 def test_commands_read_what_compose_passes_in_the_environment(cli, hpsearch_services):

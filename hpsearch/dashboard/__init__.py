@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
-from hpsearch.dashboard._dashboard import (
+from hpsearch.dashboard._note import (
     NoteSchedule,
-    is_loopback,
     leaderboard_markdown,
     publish_trial,
-    start_dashboard,
+    spec_markdown,
     study_note,
     try_update_study_note,
+    update_study_note,
+)
+from hpsearch.dashboard._server import (
+    Dashboard,
+    is_loopback,
+    start_dashboard,
+    study_page_url,
 )
 
 __all__ = [
+    "Dashboard",
     "NoteSchedule",
     "is_loopback",
     "leaderboard_markdown",
     "publish_trial",
+    "spec_markdown",
     "start_dashboard",
     "study_note",
+    "study_page_url",
     "try_update_study_note",
+    "update_study_note",
 ]

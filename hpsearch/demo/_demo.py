@@ -6,6 +6,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from hpsearch.dashboard import try_update_study_note
 from hpsearch.demo._sample import sample_texts, write_sample_hipe
 from hpsearch.demo._tiny_models import build_tiny_bert
 from hpsearch.search import DatasetRef, GridSpace, StudySpec
@@ -29,7 +30,7 @@ def demo_spec(model: Path, data: Path) -> StudySpec:
 
 def run_demo(directory: Path, console: Console) -> None:
     from hpsearch.results import recipe_sections, trials_table
-    from hpsearch.service import configure_logging
+    from hpsearch.worker import configure_logging
 
     directory.mkdir(parents=True, exist_ok=True)
     db = directory / "hpsearch.db"
@@ -43,7 +44,9 @@ def run_demo(directory: Path, console: Console) -> None:
         build_tiny_bert(model, sample_texts(data))
     url = f"sqlite:///{db}"
     spec = demo_spec(model, data)
-    create_study(spec, open_storage(url), STUDY)
+    storage = open_storage(url)
+    create_study(spec, storage, STUDY)
+    try_update_study_note(load_study(storage, STUDY)[0])
     console.print(f"[bold]3/4[/] study {STUDY} in {url}: {spec.n_configs} configurations × {len(spec.seeds)} seeds")
     configure_logging()
     run_worker(

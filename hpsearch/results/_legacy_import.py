@@ -6,9 +6,18 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hpsearch.errors import SpecError, StudyNotFoundError
+from hpsearch.errors import SpecError, StudyNotFoundError, UsageError
 from hpsearch.results._legacy_logs import LogScan
-from hpsearch.search import Config, ConfigResult, DatasetRef, GridSpace, StudySpec
+from hpsearch.search import (
+    DIMENSIONS,
+    Config,
+    ConfigResult,
+    DatasetRef,
+    GridSpace,
+    StudySpec,
+    check_study_name,
+    model_label,
+)
 from hpsearch.store import (
     CONFIG_ATTR,
     IMPORTED_ATTR,
@@ -54,45 +63,41 @@ def model_from_prefix(prefix: str) -> tuple[str, tuple[DatasetRef, ...]]:
 def spec_from_scan(scan: LogScan) -> StudySpec:
     """A grid spec covering every configuration and seed found in the run folders."""
     if len(scan.prefixes) != 1:
-        raise SpecError(
+        raise UsageError(
             f"the pattern matches runs of {len(scan.prefixes)} models; import one model per study (narrow the glob)."
         )
     model, datasets = model_from_prefix(scan.prefixes[0])
-    configs = [Config(**r.params) for r in scan.results]  # type: ignore[arg-type]
-
-    def values(attr: str) -> tuple:
-        return tuple(dict.fromkeys(getattr(c, attr) for c in configs))
-
+    configs = [Config.from_params(r.params) for r in scan.results]
     space = GridSpace(
-        learning_rates=values("learning_rate"),
-        batch_sizes=values("batch_size"),
-        epochs=values("epochs"),
-        context_sizes=values("context_size"),
-        layers=values("layers"),
-        subtoken_poolings=values("subtoken_pooling"),
-        use_crf=values("use_crf"),
+        **{d.grid_key: tuple(dict.fromkeys(getattr(c, name) for c in configs)) for name, d in DIMENSIONS.items()}
     )
     seeds = tuple(sorted({s for r in scan.results for s in r.seeds_planned}))
-    label = re.sub(r"[^A-Za-z0-9._+-]+", "-", model.split("/")[-1]).strip("-") or "imported"
+    label = model_label(model.split("/")[-1], default="imported")
     return StudySpec(model=model, label=label, space=space, datasets=datasets, seeds=seeds)
 
 
 def import_scan(storage: optuna.storages.BaseStorage, scan: LogScan, study_name: str | None) -> ImportSummary:
     """Add each complete configuration found as a COMPLETE trial; configurations already there are skipped.
 
-    The study is created (with nothing queued) when it does not exist.
+    The study is created (with nothing queued) when it does not exist. All or nothing: every trial
+    is built (and checked) before anything is written, and a study this call created is deleted
+    again if adding its trials fails.
+
+    Raises:
+        UsageError: a new study's name is not a valid study name, or the runs are of several models.
+        SpecError: a run's configuration or seed does not fit the existing study.
     """
-    created = False
+    import optuna
+
     spec = spec_from_scan(scan) if study_name is None else None
     name = study_name or (spec.default_study_name if spec else "")
+    study: optuna.Study | None
     try:
         study, spec = load_study(storage, name)
     except StudyNotFoundError:
-        spec = spec or spec_from_scan(scan)
-        create_study(spec, storage, name, queue=False)
-        study, spec = load_study(storage, name)
-        created = True
-    present = {c.name for c in study_results(study, spec).configs if c.state == "complete"}
+        check_study_name(name)
+        study, spec = None, spec or spec_from_scan(scan)
+    present = set() if study is None else {c.name for c in study_results(study, spec).configs if c.state == "complete"}
     distributions = grid_distributions(spec)
     imported, skipped_present, skipped_incomplete = [], [], []
     trials = []
@@ -105,11 +110,16 @@ def import_scan(storage: optuna.storages.BaseStorage, scan: LogScan, study_name:
             continue
         trials.append(_completed_trial(result, spec, distributions, scan.prefixes[0] if scan.prefixes else ""))
         imported.append(result.name)
-    study.add_trials(trials)
-    if trials:
-        from hpsearch.dashboard import try_update_study_note
-
-        try_update_study_note(study)
+    created = study is None
+    if study is None:
+        create_study(spec, storage, name, queue=False)
+        study, spec = load_study(storage, name)
+    try:
+        study.add_trials(trials)
+    except BaseException:
+        if created:
+            optuna.delete_study(study_name=name, storage=storage)
+        raise
     return ImportSummary(name, created, tuple(imported), tuple(skipped_present), tuple(skipped_incomplete))
 
 
@@ -118,9 +128,10 @@ def _completed_trial(
 ) -> optuna.trial.FrozenTrial:
     import optuna
 
-    params = Config(**result.params).to_params()  # type: ignore[arg-type]
-    for key, value in params.items():
-        if value not in distributions[key].choices:
+    config = Config(**result.params)  # type: ignore[arg-type]
+    constants = spec.space.constants
+    for key, value in config.to_params().items():
+        if value not in (distributions[key].choices if key in distributions else (constants.get(key),)):
             raise SpecError(
                 f"run configuration {result.name} has {key}={value!r}, outside study's grid; import into a new study."
             )
@@ -138,7 +149,7 @@ def _completed_trial(
     return optuna.trial.create_trial(
         state=optuna.trial.TrialState.COMPLETE,
         value=result.dev_mean,
-        params=params,
+        params=spec.space.params(config),  # the searched dimensions; the constants are in the spec
         distributions=distributions,
         user_attrs=attrs,
         intermediate_values={seeds.index(r.seed): r.dev_f1 for r in runs},

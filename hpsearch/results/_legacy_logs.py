@@ -8,6 +8,7 @@ name, as the recipe's ``flair-log-parser.py`` does.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from collections.abc import Iterator
@@ -15,19 +16,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from hpsearch.errors import SpecError
-from hpsearch.search import Config, ConfigResult, SeedResult
+from hpsearch.errors import DataError, NotFoundError
+from hpsearch.search import DIMENSIONS, Config, ConfigResult, SeedResult, parse_config_name
 from hpsearch.store import TRAINING_LOG
 
-# "<prefix>-bs8-wsFalse-e10-lr5e-05[-poolingfirst][-layers-1][-crfFalse]-3": the optional parts
-# came and went between versions of the recipe.
+# "<prefix>-bs8-wsFalse-e10-lr5e-05[-poolingfirst][-layers-1][-crfFalse]-3": the recipe's order of the
+# dimensions' name parts; the optional ones came and went between versions of the recipe.
+_RECIPE_PARTS = ("batch_size", "context_size", "epochs", "learning_rate")
+_RECIPE_OPTIONAL_PARTS = ("subtoken_pooling", "layers", "use_crf")
 _RUN_NAME = re.compile(
-    r"^(?P<prefix>.*?)-?bs(?P<bs>\d+)-ws(?P<ws>False|\d+)-e(?P<epochs>\d+)"
-    r"-lr(?P<lr>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
-    r"(?:-pooling(?P<pooling>first_last|first|last|mean))?"
-    r"(?:-layers(?P<layers>-?\d+(?:,-?\d+)*))?"
-    r"(?:-crf(?P<crf>True|False))?"
-    r"-(?P<seed>\d+)$"
+    r"^(?P<prefix>.*?)-?(?P<config>"
+    + "-".join(DIMENSIONS[n].part_pattern for n in _RECIPE_PARTS)
+    + "".join(f"(?:-{DIMENSIONS[n].part_pattern})?" for n in _RECIPE_OPTIONAL_PARTS)
+    + r")-(?P<seed>\d+)$"
 )
 # Flair's file handler prefixes each record with "%(asctime)-15s ".
 _TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})")
@@ -80,34 +81,57 @@ def read_training_log(path: Path) -> TrainingLog:
     Returns:
         The dev scores in epoch order (0..1), the final test micro-F1 (None while training or
         without a test split), the seconds between the first and last timestamped line, and the
-        compute device Flair reported.
+        compute device Flair reported. A score that is not a number reads as NaN.
+
+    Raises:
+        DataError: the log is not UTF-8 text (naming the file and line).
     """
     dev: list[float] = []
     test_f1: float | None = None
     device = ""
     first: datetime | None = None
     last: datetime | None = None
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for raw in handle:
-            line = raw.rstrip()
-            if stamp := _TIMESTAMP.match(line):
-                when = datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S,%f")
-                first = first or when
-                last = when
-            if match := _DEV_LINE.search(line):
-                dev.append(float(match.group(1)))
-            elif match := _TEST_LINE.match(line):
-                test_f1 = float(match.group(1))
-            elif match := _DEVICE_LINE.search(line):
-                device = match.group(1)
+    for raw in read_utf8(path).splitlines():
+        line = raw.rstrip()
+        if stamp := _TIMESTAMP.match(line):
+            when = datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S,%f")
+            first = first or when
+            last = when
+        if match := _DEV_LINE.search(line):
+            dev.append(_score(match.group(1)))
+        elif match := _TEST_LINE.match(line):
+            test_f1 = _score(match.group(1))
+        elif match := _DEVICE_LINE.search(line):
+            device = match.group(1)
     wall = (last - first).total_seconds() if first and last else 0.0
     return TrainingLog(dev_curve=tuple(dev), test_f1=test_f1, wall_time_s=wall, device=device)
 
 
-def parse_training_log(path: Path) -> tuple[tuple[float, ...], float | None]:
-    """The dev curve (epoch order, 0..1) and the final test micro-F1 (or None) of one ``training.log``."""
-    log = read_training_log(path)
-    return log.dev_curve, log.test_f1
+def read_utf8(path: Path) -> str:
+    """A text file's content, read as UTF-8.
+
+    Raises:
+        DataError: the file is not UTF-8, naming it and the line of the first undecodable byte.
+    """
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not UTF-8 text ({e.reason}); hpsearch reads logs as UTF-8.") from None
+
+
+def _score(text: str) -> float:
+    """A score as the log writes it; NaN where it is not a number (``nan``, ``-``), which callers check."""
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def _finite(log: TrainingLog) -> bool:
+    """Whether every score in the log is a finite number."""
+    return all(math.isfinite(v) for v in (*log.dev_curve, *(() if log.test_f1 is None else (log.test_f1,))))
 
 
 def parse_run_name(name: str) -> tuple[Config, int, str] | None:
@@ -120,16 +144,7 @@ def parse_run_name(name: str) -> tuple[Config, int, str] | None:
     match = _RUN_NAME.match(name)
     if match is None:
         return None
-    config = Config(
-        learning_rate=float(match["lr"]),
-        batch_size=int(match["bs"]),
-        epochs=int(match["epochs"]),
-        context_size=0 if match["ws"] == "False" else int(match["ws"]),
-        layers=match["layers"] or "-1",
-        subtoken_pooling=match["pooling"] or "first",
-        use_crf=match["crf"] == "True",
-    )
-    return config, int(match["seed"]), match["prefix"]
+    return parse_config_name(match["config"]), int(match["seed"]), match["prefix"]
 
 
 def parse_run_folder(path: Path) -> RunFolder | None:
@@ -211,17 +226,19 @@ def collect_runs(pattern: str, root: Path | None = None) -> LogScan:
         One ConfigResult per configuration name, best-first order left to the report, seeds
         planned being the seeds found. A run whose log has no dev score yet, or that stopped
         before its last epoch without a test score, is kept as not complete and its
-        configuration is in state ``running``. Folders without ``training.log`` are skipped
-        with a warning.
+        configuration is in state ``running``. Folders without ``training.log``, and runs
+        whose log has a DEV or TEST score that is not a number (``nan``), are skipped with a
+        warning that names the folder.
 
     Raises:
-        SpecError: Nothing under ``root`` matches the pattern.
+        NotFoundError: Nothing under ``root`` matches the pattern.
+        DataError: No matching run folder has a training log, or a log is not UTF-8.
     """
     root = Path.cwd() if root is None else root
     warnings: list[str] = []
     runs = _run_dirs(pattern, root, warnings)
     if not runs:
-        raise SpecError(f"no Flair run folders match {pattern!r} under {root}.")
+        raise NotFoundError(f"no Flair run folders match {pattern!r} under {root}.")
 
     by_name: dict[str, dict[int, SeedResult]] = defaultdict(dict)
     configs: dict[str, Config] = {}
@@ -236,6 +253,9 @@ def collect_runs(pattern: str, root: Path | None = None) -> LogScan:
             warnings.append(f"{run.path}: a second run of {name} with seed {run.seed}; skipped.")
             continue
         log = read_training_log(log_path)
+        if not _finite(log):
+            warnings.append(f"{run.path}: a DEV or TEST score in its {TRAINING_LOG} is not a number; skipped.")
+            continue
         if not log.dev_curve:
             warnings.append(f"{run.path}: no dev score yet; counted as incomplete.")
         configs[name] = run.config
@@ -249,7 +269,7 @@ def collect_runs(pattern: str, root: Path | None = None) -> LogScan:
             complete=_is_finished(log, run.config),
         )
     if not configs:
-        raise SpecError(f"none of the run folders matching {pattern!r} under {root} has a {TRAINING_LOG}.")
+        raise DataError(f"none of the run folders matching {pattern!r} under {root} has a {TRAINING_LOG}.")
     if len(prefixes) > 1:
         warnings.append(f"the pattern matches runs of {len(prefixes)} models; their configurations are pooled by name.")
 

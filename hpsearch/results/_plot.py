@@ -10,14 +10,14 @@ import base64
 import html
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from hpsearch.errors import SpecError
+from hpsearch.errors import UsageError
 from hpsearch.search import ConfigResult
 
 FIGURE_WIDTH_IN = 14.0
@@ -99,7 +99,8 @@ def _draw_model(fig: Figure, row: int, n_rows: int, model: str, results: Sequenc
     right.set_ylabel("dev F1 (%)")
     right.set_title(f"{model}: dev F1 per epoch")
     right.grid(alpha=0.3)
-    right.legend(fontsize=7, ncol=max(1, math.ceil(len(ordered) / 10)), loc="lower right")
+    # Outside the axes, beside the curves: inside, a long legend hides them or breaks the layout.
+    right.legend(fontsize=7, ncol=max(1, math.ceil(len(ordered) / 15)), loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
 def render_figure(results_by_model: Mapping[str, Sequence[ConfigResult]]) -> Figure:
@@ -118,8 +119,16 @@ def _png_bytes(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def plot_study(results_by_model: Mapping[str, Sequence[ConfigResult]], out: Path) -> Path:
-    """Write the study figure to ``out``: a ``.png``, or an ``.html`` page embedding that PNG.
+def plot_study(
+    results_by_model: Mapping[str, Sequence[ConfigResult]],
+    out: Path,
+    *,
+    render: Callable[[Mapping[str, Sequence[ConfigResult]]], Figure] = render_figure,
+    top: int | None = None,
+) -> Path:
+    """Write the study figure to ``out``: a ``.png``, or an interactive ``.html`` page (plotly).
+
+    With another ``render`` (the expected-best curves), the ``.html`` page embeds its PNG.
 
     The PNG is :func:`figure_size_px` pixels. Incomplete runs are hollow points and dashed
     curves, and their configuration's mean ± std bar is grey.
@@ -127,17 +136,28 @@ def plot_study(results_by_model: Mapping[str, Sequence[ConfigResult]], out: Path
     Args:
         results_by_model: Configurations per model label, one figure row each.
         out: The file to write; its folder must exist.
+        render: Draws the figure; e.g. ``render_expected_best`` for the expected-best curves.
+        top: Show only each model's best ``top`` configurations (by mean dev F1); None shows all.
 
     Returns:
         ``out``.
 
     Raises:
-        SpecError: ``out`` ends in neither ``.png`` nor ``.html``.
+        UsageError: ``out`` ends in neither ``.png`` nor ``.html``.
     """
     suffix = out.suffix.lower()
     if suffix not in SUFFIXES:
-        raise SpecError(f"plot file must end in {' or '.join(SUFFIXES)}, but got {out.name!r}.")
-    png = _png_bytes(render_figure(results_by_model))
+        raise UsageError(f"plot file must end in {' or '.join(SUFFIXES)}, but got {out.name!r}.")
+    if top is not None:
+        if top < 1:
+            raise UsageError(f"--top must be at least 1, but got {top}.")
+        results_by_model = {model: _order(results)[:top] for model, results in results_by_model.items()}
+    if suffix == ".html" and render is render_figure:
+        from hpsearch.results._plot_html import write_plot_html
+
+        ordered = {model: _order(results) for model, results in results_by_model.items()}
+        return write_plot_html(ordered, out, "hpsearch: " + ", ".join(results_by_model))
+    png = _png_bytes(render(results_by_model))
     if suffix == ".png":
         out.write_bytes(png)
         return out

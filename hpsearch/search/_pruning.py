@@ -31,15 +31,15 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from hpsearch.errors import SpecError
 
 Curve = tuple[float, ...]
 """A run's dev F1 after each epoch (epoch 1 first)."""
 
-PRUNERS = ("none", "wilcoxon", "paired")
 DEFAULT_PRUNER = {"grid": "none", "sampled": "paired"}
 """The pruner a study gets without ``--pruner``, by space kind (``paired`` measured best: docs/search-spaces.md)."""
 
@@ -320,19 +320,30 @@ class PairedPruner(SeedPruner):
         return None
 
 
+class PrunerEntry(NamedTuple):
+    """A rule ``--pruner`` can name: how to make it, and one line of help."""
+
+    factory: Callable[[], SeedPruner]
+    help: str
+
+
+PRUNERS: Mapping[str, PrunerEntry] = {
+    NoPruner.name: PrunerEntry(NoPruner, "never stops a trial early"),
+    WilcoxonPruner.name: PrunerEntry(WilcoxonPruner, "a Wilcoxon test on seeds against the best trial, between seeds"),
+    PairedPruner.name: PrunerEntry(PairedPruner, "each seed against the best trial's same seed, epoch by epoch"),
+}
+"""Every rule ``--pruner`` takes, by name; the spec's check and the CLI's choices and help derive from it."""
+
+
 def make_pruner(name: str) -> SeedPruner:
     """The rule ``--pruner NAME`` names.
 
     Raises:
         SpecError: an unknown name.
     """
-    if name == "none":
-        return NoPruner()
-    if name == "wilcoxon":
-        return WilcoxonPruner()
-    if name == "paired":
-        return PairedPruner()
-    raise SpecError(f"unknown pruner {name!r}; choose one of {', '.join(PRUNERS)}.")
+    if name not in PRUNERS:
+        raise SpecError(f"unknown pruner {name!r}; choose one of {', '.join(PRUNERS)}.")
+    return PRUNERS[name].factory()
 
 
 def _sample_variance(values: Sequence[float]) -> float:

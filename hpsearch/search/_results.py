@@ -45,6 +45,14 @@ class SeedResult:
         return len(self.dev_curve)
 
 
+@dataclass(frozen=True)
+class SeedProgress:
+    """How far a running seed has trained: its epochs done and the seconds they took (since the run began)."""
+
+    seed: int
+    epochs_done: int
+    seconds: float
+
 
 @dataclass(frozen=True)
 class ConfigResult:
@@ -60,6 +68,8 @@ class ConfigResult:
     trial_number: int | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     note: str = ""
+    progress: SeedProgress | None = None
+    """A running trial's seed in training, as its worker last stored it (at most once a minute)."""
 
     @property
     def finished_runs(self) -> tuple[SeedResult, ...]:

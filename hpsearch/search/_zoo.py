@@ -1,8 +1,12 @@
-"""The published recipe's model zoo: six encoders and their learning-rate grids."""
+"""The published recipe's model zoo (six encoders and their learning-rate grids), and what ``--model`` names."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
+
+from hpsearch.errors import SpecError
 
 ORG = "bigscience-historical-texts"
 ENCODER_LRS = (3e-5, 5e-5)
@@ -41,8 +45,6 @@ def check_hub_model(hf_id: str, *, timeout: float = 5.0) -> str | None:
     """
     import os
 
-    from hpsearch.errors import SpecError
-
     if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
         return f"HF_HUB_OFFLINE is set: model {hf_id} was not checked on the hub; workers must find it in their cache."
     try:
@@ -57,3 +59,36 @@ def check_hub_model(hf_id: str, *, timeout: float = 5.0) -> str | None:
     except Exception as e:  # noqa: BLE001 - any network failure means "could not check"
         return f"could not reach the Hugging Face hub to check {hf_id} ({type(e).__name__}); going on."
     return None
+
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def resolve_model(model: str) -> tuple[str, str]:
+    """Map ``--model`` (preset, local folder or hub id) to ``(model, label)``.
+
+    Raises:
+        SpecError: an unknown preset, or a local path that does not exist or holds no model.
+    """
+    if model in PRESETS:
+        return PRESETS[model].hf_id, model
+    path = Path(model).expanduser()
+    looks_local = model.startswith((".", "/", "~")) or path.exists()
+    if looks_local:
+        if not path.is_dir():
+            raise SpecError(f"model folder {model} does not exist; give an existing folder with a config.json.")
+        if not (path / "config.json").is_file():
+            raise SpecError(f"model folder {model} has no config.json; point --model at a saved Hugging Face model.")
+        return str(path.resolve()), model_label(path.name)
+    if _HUB_ID.fullmatch(model):
+        return model, model_label(model.split("/")[-1])
+    presets = ", ".join(PRESETS)
+    raise SpecError(
+        f"unknown model preset {model!r}; choose one of {presets}, or give a hub id (org/name) or a local model folder."
+    )
+
+
+def model_label(name: str, *, default: str = "model") -> str:
+    """A study label from a model's name: runs of other characters than letters, digits and ``._+-`` become ``-``."""
+    label = re.sub(r"[^A-Za-z0-9._+-]+", "-", name).strip("-")
+    return label or default

@@ -16,17 +16,16 @@ Uploads never fail a trial: an error is logged as a warning and training goes on
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hpsearch.errors import StorageError
+from hpsearch.store._queue import set_study_artifact
 from hpsearch.store._record import (
     ARTIFACTS_DIRNAME,
     BEST_MODEL,
@@ -43,7 +42,6 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
 log = logging.getLogger("hpsearch.store")
-
 
 
 def default_artifacts_dir(storage_url: str) -> Path:
@@ -67,12 +65,10 @@ def best_model_artifact_id(study: optuna.Study) -> str:
 
 def best_model_filename(study: optuna.Study) -> str | None:
     """The file name of the study's best-model artifact (it names trial and seed), or None."""
-    from optuna.artifacts._upload import ARTIFACTS_ATTR_PREFIX
+    from optuna.artifacts import get_all_artifact_meta
 
-    attrs = study._storage.get_study_system_attrs(study._study_id)
-    raw = attrs.get(ARTIFACTS_ATTR_PREFIX + best_model_artifact_id(study))
-    meta = json.loads(raw) if raw else None
-    return meta.get("filename") if meta else None
+    artifact_id = best_model_artifact_id(study)
+    return next((m.filename for m in get_all_artifact_meta(study) if m.artifact_id == artifact_id), None)
 
 
 class Artifacts:
@@ -124,7 +120,6 @@ class Artifacts:
         same moment may leave the second-best model until the next better trial completes.
         """
         from optuna.artifacts import ArtifactMeta
-        from optuna.artifacts._upload import ARTIFACTS_ATTR_PREFIX
 
         seeds = [r for r in seed_results_from_attrs(trial.user_attrs).values() if r.complete]
         run_root = trial.user_attrs.get(RUN_DIR_ATTR)
@@ -145,10 +140,7 @@ class Artifacts:
         try:
             with path.open("rb") as f:
                 self.store.write(artifact_id, f)
-            # What optuna.artifacts.upload_artifact records, under a fixed id instead of a new one.
-            study._storage.set_study_system_attr(
-                study._study_id, ARTIFACTS_ATTR_PREFIX + artifact_id, json.dumps(asdict(meta))
-            )
+            set_study_artifact(study, meta)
         except Exception as e:  # noqa: BLE001 - an artifact never fails a trial
             log.warning("could not upload %s to the artifact store: %s: %s", path, type(e).__name__, e)
             return None

@@ -7,6 +7,7 @@ documents and labels that Flair's loader gives.
 
 from __future__ import annotations
 
+import io
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,12 +44,20 @@ def local_files(data_dir: Path, dataset: DatasetRef) -> dict[str, Path]:
 
 
 def check_hipe_file(path: Path) -> None:
-    """Check that every data line has the header's number of columns.
+    """Check that the file is UTF-8, has sentences, and every data line has the header's number of columns.
 
     Raises:
-        DataError: naming the file and line of the first malformed line.
+        DataError: naming the file and line of the first malformed line (or undecodable byte), or
+            the split that has no sentences.
     """
-    with path.open(encoding="utf-8") as f:
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not UTF-8 text ({e.reason}); HIPE-2022 files are UTF-8.") from None
+    tokens = 0
+    with io.StringIO(text, newline=None) as f:
         header = f.readline().rstrip("\n").split("\t")
         if not header or header[0] != "TOKEN":
             raise DataError(f"{path}:1: expected a HIPE-2022 header starting with TOKEN, got {header[0]!r}.")
@@ -61,6 +70,11 @@ def check_hipe_file(path: Path) -> None:
                 raise DataError(
                     f"{path}:{number}: malformed line: {len(columns)} tab-separated columns, expected {len(header)}."
                 )
+            tokens += 1
+    if not tokens:
+        parts = path.stem.split("-")  # HIPE-2022-v2.1-<dataset>-<split>-<lang>
+        split = {"train": "training"}.get(parts[-2], parts[-2]) if len(parts) > 2 else "a"
+        raise DataError(f"{split} split has no sentences: {path}")
 
 
 def download_files(dataset: DatasetRef) -> dict[str, Path]:

@@ -1,11 +1,10 @@
 """Training one seed of one configuration with Flair, exactly as the recipe does, only faster.
 
-``train_seed`` runs the recipe's ``fine_tune`` call. ``TrainingOptions`` switches on work savings
-that leave the results unchanged (the defaults; ``TrainingOptions.recipe()`` is the recipe as
-written): Flair's reduced training vocabulary, AdamW's fused kernel, linear layers that skip
-the padding, evaluation in order of sentence length, pretrained files read once per worker, and no
-``final-model.pt``. Each run starts from the random state the recipe's script has for its seed. A
-CUDA out-of-memory error is retried with gradient accumulation; ``Config.amp`` trains in mixed
+``train_seed`` runs the recipe's ``fine_tune`` call with the recipe's fixed settings (``RECIPE``)
+and the configuration's. ``TrainingOptions`` switches on work savings that leave the results
+unchanged (the defaults; ``TrainingOptions.recipe()`` is the recipe as written). Each run starts
+from the random state the recipe's script has for its seed (``hpsearch.training._rng``). A CUDA
+out-of-memory error is retried with gradient accumulation; ``Config.amp`` trains in mixed
 precision on a GPU.
 """
 
@@ -13,322 +12,28 @@ from __future__ import annotations
 
 import gc
 import logging
-import math
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hpsearch.errors import TrainingError, first_line
 from hpsearch.search import Config, SeedResult
-from hpsearch.store._record import remove_model_files
+from hpsearch.store import remove_model_files
+from hpsearch.training._corpus import TrainingData
+from hpsearch.training._hooks import RunHooks, RunInterrupted, RunPruned
+from hpsearch.training._options import RECIPE, TrainingOptions
 from hpsearch.training._packing import skip_padding
 from hpsearch.training._pretrained import PretrainedCache
+from hpsearch.training._quiet import flair_quiet
+from hpsearch.training._rng import _dev_draws, _draw_like_a_dataloader
+from hpsearch.training._rng import _draws_between as _draws_between  # tests import it from here
 
 if TYPE_CHECKING:
     import torch
-    from flair.data import Corpus, Dictionary
 
 log = logging.getLogger("hpsearch.training")
-
-RECIPE_EVAL_BATCH_SIZE = 16
-"""The recipe does not set ``eval_batch_size``: Flair's ``fine_tune`` default."""
-CPU_EVAL_BATCH_SIZE = 8
-GPU_EVAL_BATCH_SIZE = 64
-
-
-@dataclass(frozen=True)
-class TrainingOptions:
-    """How a worker trains beyond the recipe's settings. The defaults save work without changing results.
-
-    Each switch was checked against the recipe as written (``TrainingOptions.recipe()``): the same
-    seed gives the same dev F1 after every epoch (tests/test_speed_equivalence.py).
-    """
-
-    sort_eval: bool = True
-    """Evaluate dev and test in order of sentence length, so a batch is padded little. Micro-F1 does
-    not depend on the order; on a 2-core CPU it took a third off the evaluation time (benchmarks/README.md)."""
-    eval_batch_size: int | None = None
-    """Sentences per batch when evaluating; evaluation does not train, so it does not change the
-    scores. None: 8 on the CPU (in length order, smaller batches were faster there: MiniLM's dev
-    evaluation took 3.8 s in batches of 8, 4.1 s of 16, 4.7 s of 32), 64 on a GPU (fewer, fuller
-    kernel launches; not measured here)."""
-    save_final_model: bool = False
-    """Write ``final-model.pt`` after the last epoch, as the recipe does. Its scores come from the
-    best epoch's model (``best-model.pt``), so a worker does not write it."""
-    reduce_vocab: bool = True
-    """Flair's ``reduce_transformer_vocab``: while training, the embedding matrix and the tokenizer
-    hold only the subwords the corpus uses (rows that never get a gradient are never updated with
-    ``weight_decay=0``), which makes each optimizer step much cheaper; the full vocabulary is put
-    back before the model is saved."""
-    fused_optimizer: bool = True
-    """AdamW's fused kernel: one pass over each parameter and its two moment buffers per step instead
-    of about ten. The update is the same formula, rounded in another order (parameters differ by
-    about 1e-7 after a step); dev F1 stays the recipe's to 1e-4 (tests/test_speed_equivalence.py,
-    benchmarks/speed.py)."""
-    reuse_weights: bool = True
-    """Read the pretrained tokenizer, config and weights once per worker and copy them for each seed
-    (``hpsearch.training._pretrained``), instead of reading them again for every seed."""
-    skip_padding: bool = True
-    """Let the transformer's linear layers compute the real (unpadded) rows of a batch only, where the
-    architecture allows it (``hpsearch.training._packing``): padded rows change nothing a real token sees."""
-    oom_retry: bool = True
-    """On a CUDA out-of-memory error, train the seed again with ``mini_batch_chunk_size`` halved
-    (gradient accumulation: the same effective batch), down to 1, before the trial fails."""
-
-    def __post_init__(self) -> None:
-        if self.eval_batch_size is not None and self.eval_batch_size < 1:
-            raise ValueError(f"eval_batch_size must be >= 1, but got {self.eval_batch_size=}.")
-
-    @classmethod
-    def recipe(cls) -> TrainingOptions:
-        """The recipe as written: no work saved (a CUDA out-of-memory error is still retried)."""
-        return cls(
-            sort_eval=False,
-            eval_batch_size=RECIPE_EVAL_BATCH_SIZE,
-            reduce_vocab=False,
-            fused_optimizer=False,
-            reuse_weights=False,
-            save_final_model=True,
-            skip_padding=False,
-        )
-
-    def eval_batch_size_on(self, device_type: str) -> int:
-        if self.eval_batch_size is not None:
-            return self.eval_batch_size
-        return GPU_EVAL_BATCH_SIZE if device_type == "cuda" else CPU_EVAL_BATCH_SIZE
-
-
-class RunInterrupted(Exception):  # noqa: N818 - a control-flow signal, not an error
-    """The worker was asked to stop; the run's partial result is discarded."""
-
-
-class RunPruned(Exception):  # noqa: N818
-    """The early-stopping rule stopped this run; its dev curve so far is kept."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-EpochCallback = Callable[[int, float], None]
-"""Called after each epoch with (epoch, dev F1); may raise ``RunPruned``."""
-
-BatchCallback = Callable[[int, int, int], None]
-"""Called after each batch with (epoch, batch number from 1, batches per epoch)."""
-
-
-@dataclass
-class TrainingData:
-    """The corpus and its label dictionary, built once per worker and shared by every run."""
-
-    corpus: Corpus
-    labels: Dictionary
-    recipe_seed_draws: int = 0
-    """Random numbers the recipe draws between seeding and building the model: it builds its label
-    dictionary after ``flair.set_seed``, for every seed, and Flair reads the corpus for it through
-    DataLoaders, each of which draws one. A run draws as many right after seeding, so that it
-    starts from the recipe's random state (``TrainingData.build`` counts them)."""
-    _by_length: Corpus | None = field(default=None, init=False, repr=False)
-
-    @classmethod
-    def build(cls, corpus: Corpus) -> TrainingData:
-        """The label dictionary of ``corpus``, and how many random numbers building it draws."""
-        import torch
-
-        from hpsearch.training._data import label_dictionary
-
-        before = torch.get_rng_state()
-        labels = label_dictionary(corpus)
-        draws = _draws_between(before, torch.get_rng_state())
-        torch.set_rng_state(before)
-        if draws is None:
-            log.warning(
-                "building the label dictionary drew random numbers of an unknown kind; "
-                "runs may start from another random state than the recipe's"
-            )
-        return cls(corpus=corpus, labels=labels, recipe_seed_draws=draws or 0)
-
-    def corpus_for(self, options: TrainingOptions) -> Corpus:
-        """The corpus to train on: with ``sort_eval``, its dev and test splits in order of length."""
-        if not options.sort_eval:
-            return self.corpus
-        if self._by_length is None:
-            from flair.data import Corpus
-
-            self._by_length = Corpus(
-                train=self.corpus.train,
-                dev=_by_length(self.corpus.dev),
-                test=_by_length(self.corpus.test),
-                name=self.corpus.name,
-                sample_missing_splits=False,
-            )
-        return self._by_length
-
-
-def _by_length(split: Any) -> Any:
-    from flair.datasets import FlairDatapointDataset
-
-    if split is None:
-        return None
-    sentences = [split[i] for i in range(len(split))]  # indexing: no DataLoader, no random draw
-    return FlairDatapointDataset(sorted(sentences, key=len, reverse=True))
-
-
-def _dev_draws(corpus: Corpus, batch_size: int) -> int:
-    """Random numbers that the trainer draws evaluating this corpus' dev split in batches of ``batch_size``.
-
-    Flair's ``evaluate`` draws them, and then ``store_embeddings`` one more if the split is a
-    ``Dataset`` rather than a list (it reads a Dataset through a DataLoader).
-    """
-    if not corpus.dev:
-        return 0
-    from torch.utils.data import Dataset
-
-    stored = 1 if isinstance(corpus.dev, Dataset) else 0
-    return evaluation_draws([len(corpus.dev[i]) for i in range(len(corpus.dev))], batch_size) + stored
-
-
-@dataclass
-class RunHooks:
-    """How a worker watches and steers a run."""
-
-    stop: threading.Event = field(default_factory=threading.Event)
-    on_epoch: EpochCallback | None = None
-    on_batch: BatchCallback | None = None
-
-
-def _monitor_plugin(curve: list[float], hooks: RunHooks, *, check_optimizer: bool = False) -> Any:
-    from flair.trainers.plugins import TrainerPlugin
-
-    class RunMonitor(TrainerPlugin):
-        """Records each epoch's dev micro-F1 and lets the worker stop or prune the run."""
-
-        @TrainerPlugin.hook
-        def before_training_batch(self, batch_count: int, **kw: Any) -> None:
-            if check_optimizer and batch_count == 1:
-                _check_optimizer_holds_model(self.trainer)
-
-        @TrainerPlugin.hook
-        def after_training_batch(self, epoch: int, batch_no: int, total_number_of_batches: int, **kw: Any) -> None:
-            if hooks.stop.is_set():
-                raise RunInterrupted("worker stopping")
-            if hooks.on_batch is not None:
-                hooks.on_batch(epoch, batch_no + 1, total_number_of_batches)
-
-        @TrainerPlugin.hook
-        def after_evaluation(self, epoch: int, validation_scores: tuple, **kw: Any) -> None:
-            score, loss = float(validation_scores[0]), float(validation_scores[1])
-            if math.isnan(loss) or math.isnan(score):
-                raise TrainingError(f"training diverged: dev loss is {loss} after epoch {epoch}")
-            curve.append(score)
-            if hooks.on_epoch is not None:
-                hooks.on_epoch(epoch, score)
-
-    return RunMonitor()
-
-
-def _recipe_random_stream_plugin(missing_eval_draws: int) -> Any:
-    from flair.trainers.plugins import TrainerPlugin
-
-    class RecipeRandomStream(TrainerPlugin):
-        """Keeps the random numbers that training draws equal to the recipe's, whatever the work savings draw.
-
-        Every DataLoader iterator draws one number from torch's generator (its base seed), and Flair
-        makes some outside training: reducing the vocabulary reads the corpus through one, and
-        evaluation uses one per batch (plus two). The state after the tagger was built is put back
-        before the first epoch; after each dev evaluation, the generator is moved to where the
-        recipe's evaluation batch size would have left it (``missing_eval_draws`` more draws).
-        """
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.state: torch.Tensor | None = None
-
-        @TrainerPlugin.hook
-        def after_setup(self, **kw: Any) -> None:
-            import torch
-
-            self.state = torch.get_rng_state()
-
-        @TrainerPlugin.hook
-        def before_training_epoch(self, **kw: Any) -> None:
-            import torch
-
-            if self.state is not None:
-                torch.set_rng_state(self.state)
-                self.state = None
-
-        @TrainerPlugin.hook
-        def after_training_epoch(self, **kw: Any) -> None:
-            import torch
-
-            self.state = torch.get_rng_state()
-
-        @TrainerPlugin.hook
-        def after_evaluation(self, **kw: Any) -> None:
-            import torch
-
-            before, self.state = self.state, None
-            if before is None or missing_eval_draws == 0:
-                return
-            drawn = _draws_between(before, torch.get_rng_state())
-            if drawn is None:
-                log.warning("evaluation drew random numbers of an unknown kind; training may differ from the recipe")
-                return
-            torch.set_rng_state(before)
-            for _ in range(drawn + missing_eval_draws):
-                _draw_like_a_dataloader()
-
-    return RecipeRandomStream()
-
-
-def _draw_like_a_dataloader() -> None:
-    import torch
-
-    torch.empty((), dtype=torch.int64).random_()  # a DataLoader iterator's base seed
-
-
-def _draws_between(before: torch.Tensor, after: torch.Tensor, limit: int = 100_000) -> int | None:
-    """How many DataLoader-style draws lead from one generator state to the other (None: not within ``limit``)."""
-    import torch
-
-    current = torch.get_rng_state()
-    try:
-        torch.set_rng_state(before)
-        for count in range(limit + 1):
-            if torch.equal(torch.get_rng_state(), after):
-                return count
-            _draw_like_a_dataloader()
-        return None
-    finally:
-        torch.set_rng_state(current)
-
-
-def evaluation_draws(lengths: list[int], batch_size: int) -> int:
-    """How many numbers Flair's ``evaluate`` draws from torch's generator, for sentences of these lengths.
-
-    One for its own DataLoader, and one for each batch that ``predict`` gets with a non-empty sentence.
-    """
-    return 1 + sum(1 for i in range(0, len(lengths), batch_size) if any(lengths[i : i + batch_size]))
-
-
-def _check_optimizer_holds_model(trainer: Any) -> None:
-    """After the vocabulary was reduced, the optimizer must update exactly the model's parameters.
-
-    transformer-smaller-training-vocab swaps the embedding matrix in the optimizer by position;
-    this guards the assumption that makes that right (the embedding matrix comes first).
-    """
-    in_optimizer = {id(p) for group in trainer.optimizer.param_groups for p in group["params"]}
-    in_model = {id(p) for p in trainer.model.parameters() if p.requires_grad}
-    if in_optimizer != in_model:
-        raise TrainingError(
-            "the reduced vocabulary left the optimizer with other parameters than the model's; "
-            "train with reduce_vocab=False for this model."
-        )
 
 
 def _device_type() -> str:
@@ -388,9 +93,10 @@ def train_seed(
     chunk, eval_batch_size = mini_batch_chunk_size, options.eval_batch_size_on(_device_type())
     while True:
         try:
-            curve, test_f1, pruned = _fit(
-                data, model, config, seed, out_dir, hooks, options, pretrained, amp, chunk, eval_batch_size
-            )
+            with flair_quiet():
+                curve, test_f1, pruned = _fit(
+                    data, model, config, seed, out_dir, hooks, options, pretrained, amp, chunk, eval_batch_size
+                )
             break
         except torch.cuda.OutOfMemoryError as e:
             smaller = _halved(chunk, config.batch_size) if options.oom_retry else None
@@ -439,6 +145,8 @@ def _fit(
     from flair.models import SequenceTagger
     from flair.trainers import ModelTrainer
 
+    from hpsearch.training._plugins import RecipeRandomStream, RunMonitor
+
     out_dir.mkdir(parents=True, exist_ok=True)
     curve: list[float] = []
     try:
@@ -451,24 +159,24 @@ def _fit(
                 model,
                 layers=config.layers,
                 subtoken_pooling=config.subtoken_pooling,
-                fine_tune=True,
+                fine_tune=RECIPE.fine_tune,
                 use_context=config.use_context,
             )
         tagger = SequenceTagger(
-            hidden_size=256,
+            hidden_size=RECIPE.hidden_size,
             embeddings=embeddings,
             tag_dictionary=data.labels,
-            tag_type="ner",
+            tag_type=RECIPE.tag_type,
             use_crf=config.use_crf,
-            use_rnn=False,
-            reproject_embeddings=False,
+            use_rnn=RECIPE.use_rnn,
+            reproject_embeddings=RECIPE.reproject_embeddings,
         )
         trainer = ModelTrainer(tagger, corpus)
-        plugins = [_monitor_plugin(curve, hooks, check_optimizer=options.reduce_vocab)]
-        if options.reduce_vocab or corpus is not data.corpus or eval_batch_size != RECIPE_EVAL_BATCH_SIZE:
+        plugins = [RunMonitor(curve, hooks, check_optimizer=options.reduce_vocab)]
+        if options.reduce_vocab or corpus is not data.corpus or eval_batch_size != RECIPE.eval_batch_size:
             # First, so that the random state is set right before the other plugins see an epoch's end.
-            missing = _dev_draws(data.corpus, RECIPE_EVAL_BATCH_SIZE) - _dev_draws(corpus, eval_batch_size)
-            plugins.insert(0, _recipe_random_stream_plugin(missing))
+            missing = _dev_draws(data.corpus, RECIPE.eval_batch_size) - _dev_draws(corpus, eval_batch_size)
+            plugins.insert(0, RecipeRandomStream(missing))
         with _autocast_dtype(amp), skip_padding(embeddings.model) if options.skip_padding else nullcontext():
             values = trainer.fine_tune(
                 out_dir,
@@ -478,10 +186,10 @@ def _fit(
                 eval_batch_size=eval_batch_size,
                 max_epochs=config.epochs,
                 warmup_fraction=config.warmup_fraction,
-                shuffle=True,
-                embeddings_storage_mode="none",
-                weight_decay=0.0,
-                use_final_model_for_eval=False,
+                shuffle=RECIPE.shuffle,
+                embeddings_storage_mode=RECIPE.embeddings_storage_mode,
+                weight_decay=RECIPE.weight_decay,
+                use_final_model_for_eval=RECIPE.use_final_model_for_eval,
                 save_final_model=options.save_final_model,
                 reduce_transformer_vocab=options.reduce_vocab,
                 use_amp=amp is not None,
@@ -552,5 +260,3 @@ def _release_memory() -> None:
     gc.collect()
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         torch.cuda.empty_cache()
-
-

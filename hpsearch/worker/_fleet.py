@@ -1,4 +1,4 @@
-"""One worker process per GPU, each pinned with CUDA_VISIBLE_DEVICES, supervised by this process."""
+"""One worker process per GPU (or K per GPU), each pinned with CUDA_VISIBLE_DEVICES, supervised by this process."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 
 from hpsearch.errors import SpecError
+from hpsearch.worker._faults import WORKER_FAULT_EXIT
 
 log = logging.getLogger("hpsearch.worker")
 
@@ -48,7 +49,7 @@ def parse_gpus(text: str) -> list[int]:
 
 
 def worker_argv(argv: Sequence[str], gpu: int) -> list[str]:
-    """This command's arguments with ``--gpus X`` replaced by ``--gpu N``.
+    """This command's arguments with ``--gpus X`` replaced by ``--gpu N`` (and ``--workers-per-gpu K`` left out).
 
     Raises:
         SpecError: ``--gpu`` is given as well.
@@ -61,10 +62,10 @@ def worker_argv(argv: Sequence[str], gpu: int) -> list[str]:
             continue
         if arg == "--gpu" or arg.startswith("--gpu="):
             raise SpecError("give either --gpu N (one worker) or --gpus LIST (one worker per GPU), not both.")
-        if arg == "--gpus":
+        if arg in ("--gpus", "--workers-per-gpu"):
             skip = True
             continue
-        if arg.startswith("--gpus="):
+        if arg.startswith(("--gpus=", "--workers-per-gpu=")):
             continue
         args.append(arg)
     return [*args, "--gpu", str(gpu)]
@@ -77,33 +78,39 @@ def run_fleet(
     command: Sequence[str] | None = None,
     max_restarts: int = 3,
     restart_delay: float = 5.0,
+    workers_per_gpu: int = 1,
 ) -> int:
     """Start ``hpsearch worker ... --gpu N`` for every GPU and supervise them until all have exited.
 
     SIGINT and SIGTERM are passed on to every worker: the first stops them (their trials are
-    re-queued), a second one at once. A worker that crashes (killed, or exit code other than 0 and
-    2) is started again after ``restart_delay`` seconds, at most ``max_restarts`` times per GPU;
+    re-queued), a second one at once. A worker that crashes (killed, or exit code other than 0, 2
+    and ``WORKER_FAULT_EXIT``: a machine that cannot run trials stays stopped) is started again
+    after ``restart_delay`` seconds, at most ``max_restarts`` times per worker;
     the trial it held is re-queued by the others once its heartbeat is stale.
 
     Args:
         gpus_text: ``"0,1,3"`` or ``"all"``.
         argv: This command's arguments; ``sys.argv[1:]`` unless given.
         command: What starts a worker, before its arguments; ``python -m hpsearch`` unless given.
+        workers_per_gpu: Workers sharing each GPU (``--workers-per-gpu``), each supervised alike.
 
     Returns:
         0 when every worker exited 0, else the first other exit code (128 + N for signal N).
 
     Raises:
-        SpecError: a malformed ``--gpus``, ``all`` without GPUs, or ``--gpu`` given too.
+        SpecError: a malformed ``--gpus``, ``all`` without GPUs, ``--gpu`` given too, or ``workers_per_gpu < 1``.
     """
+    if workers_per_gpu < 1:
+        raise SpecError(f"--workers-per-gpu must be >= 1, but got {workers_per_gpu}.")
     gpus = parse_gpus(gpus_text)
     argv = list(sys.argv[1:] if argv is None else argv)
     command = list(command or [sys.executable, "-m", "hpsearch"])
     worker_argv(argv, gpus[0])  # validates before anything starts
-    procs: dict[int, subprocess.Popen[bytes]] = {}
-    codes: dict[int, int] = {}  # GPUs whose worker has exited for good
-    restart_at: dict[int, tuple[float, int]] = {}  # GPU: (when, exit code of the crashed worker)
-    restarts = dict.fromkeys(gpus, 0)
+    slots = [(gpu, k) for gpu in gpus for k in range(workers_per_gpu)]  # (GPU, its k-th worker)
+    procs: dict[tuple[int, int], subprocess.Popen[bytes]] = {}
+    codes: dict[tuple[int, int], int] = {}  # slots whose worker has exited for good
+    restart_at: dict[tuple[int, int], tuple[float, int]] = {}  # slot: (when, exit code of the crashed worker)
+    restarts = dict.fromkeys(slots, 0)
     stopping = False
 
     def forward(signum: int, _frame: object) -> None:
@@ -113,52 +120,66 @@ def run_fleet(
             if proc.poll() is None:
                 proc.send_signal(signum)
 
-    def start(gpu: int) -> None:
+    def start(slot: tuple[int, int]) -> None:
+        gpu = slot[0]
         # Workers sharing one terminal print lines: live views would overwrite each other.
         env = {**os.environ, "CUDA_VISIBLE_DEVICES": str(gpu), "HPSEARCH_PROGRESS": "lines"}
         # A session of its own: a terminal's Ctrl-C reaches the workers once, through forward().
         proc = subprocess.Popen([*command, *worker_argv(argv, gpu)], env=env, start_new_session=True)
-        procs[gpu] = proc
+        procs[slot] = proc
         if stopping:  # a signal came while it started
             proc.terminate()
-        log.info("started worker pid=%d on GPU %d", proc.pid, gpu)
+        log.info("started worker pid=%d on GPU %d%s", proc.pid, gpu, _nth(slot, workers_per_gpu))
 
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        for gpu in gpus:
-            start(gpu)
-        while len(codes) < len(gpus):
+        for slot in slots:
+            start(slot)
+        while len(codes) < len(slots):
             time.sleep(0.2)
-            for gpu, proc in list(procs.items()):
+            for slot, proc in list(procs.items()):
                 if proc.poll() is None:
                     continue
-                del procs[gpu]
+                del procs[slot]
                 code = exit_code(proc.returncode)
-                if code in (0, 2) or stopping or restarts[gpu] >= max_restarts:
-                    codes[gpu] = code
+                if code in (0, 2, WORKER_FAULT_EXIT) or stopping or restarts[slot] >= max_restarts:
+                    if code == WORKER_FAULT_EXIT:
+                        log.error(
+                            "worker pid=%d on GPU %d%s cannot run trials on this machine (exit code %d); not restarted",
+                            proc.pid,
+                            slot[0],
+                            _nth(slot, workers_per_gpu),
+                            code,
+                        )
+                    codes[slot] = code
                     continue
-                restarts[gpu] += 1
+                restarts[slot] += 1
                 log.warning(
-                    "worker pid=%d on GPU %d exited with code %d; restarting it in %.0f s (restart %d of %d)",
+                    "worker pid=%d on GPU %d%s exited with code %d; restarting it in %.0f s (restart %d of %d)",
                     proc.pid,
-                    gpu,
+                    slot[0],
+                    _nth(slot, workers_per_gpu),
                     code,
                     restart_delay,
-                    restarts[gpu],
+                    restarts[slot],
                     max_restarts,
                 )
-                restart_at[gpu] = (time.monotonic() + restart_delay, code)
-            for gpu, (when, code) in list(restart_at.items()):
+                restart_at[slot] = (time.monotonic() + restart_delay, code)
+            for slot, (when, code) in list(restart_at.items()):
                 if stopping:
-                    del restart_at[gpu]
-                    codes[gpu] = code
+                    del restart_at[slot]
+                    codes[slot] = code
                 elif time.monotonic() >= when:
-                    del restart_at[gpu]
-                    start(gpu)
+                    del restart_at[slot]
+                    start(slot)
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
-    return next((codes[gpu] for gpu in gpus if codes[gpu] != 0), 0)
+    return next((codes[slot] for slot in slots if codes[slot] != 0), 0)
+
+
+def _nth(slot: tuple[int, int], workers_per_gpu: int) -> str:
+    return f" (worker {slot[1] + 1} of {workers_per_gpu})" if workers_per_gpu > 1 else ""
 
 
 def exit_code(returncode: int) -> int:

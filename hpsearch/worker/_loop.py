@@ -9,6 +9,7 @@ re-queues its own trial at once.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import threading
@@ -19,36 +20,41 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.dashboard import NoteSchedule, publish_trial, try_update_study_note
-from hpsearch.errors import SpecError, TrainingError
+from hpsearch.errors import SpecError, TrainingError, UsageError, first_line
 from hpsearch.search import SeedResult, StudySpec
 from hpsearch.store import (
-    FAIL_REASON_ATTR,
-    REQUEUED_FROM_ATTR,
-    RETRIES_ATTR,
     RUN_DIR_ATTR,
     Artifacts,
     claim_next,
-    encode_seed,
+    count_running,
     fail_stale_trials,
+    fail_trial,
+    frozen_trial,
+    hand_back,
+    hand_over,
     load_study,
     mask_url,
     open_storage,
-    reason_text,
+    record_heartbeat,
     remove_run_models,
     requeue,
-    seed_attr_key,
     with_retries,
 )
-from hpsearch.training import RunHooks, RunInterrupted, TrainingOptions
+from hpsearch.training import FlairTrainer, RunHooks, RunInterrupted, Trainer, TrainingOptions
+from hpsearch.worker._faults import WorkerFaultError, worker_fault
 from hpsearch.worker._progress import LineProgress, Progress
-from hpsearch.worker._trial import FlairTrainer, Trainer, run_trial
+from hpsearch.worker._trial import run_trial
 
 if TYPE_CHECKING:
     import optuna
-    from optuna.trial import FrozenTrial
 
 log = logging.getLogger("hpsearch.worker")
-KEEP_MODELS = ("all", "best", "none")
+KEEP_MODELS = {
+    "all": "every trial's",
+    "best": "only the study's best trial's",
+    "none": "delete them all",
+}
+"""Which model files a worker keeps after a trial (``--keep-models``), with the help line of each."""
 
 
 @dataclass
@@ -76,19 +82,21 @@ class WorkerOptions:
             raise SpecError(f"--n-trials must be >= 1, but got {self.n_trials}.")
         if self.heartbeat_interval < 1 or self.grace_period <= self.heartbeat_interval:
             raise SpecError("the grace period must be longer than the heartbeat interval.")
+        if self.max_retries < 0:
+            raise UsageError(f"--max-retries must be >= 0, but got {self.max_retries}.")
+        if self.timeout_s is not None and not (math.isfinite(self.timeout_s) and self.timeout_s > 0):
+            raise UsageError(f"--timeout must be > 0 seconds, but got {self.timeout_s}.")
 
 
 @dataclass(frozen=True)
 class WorkerSummary:
+    """What a worker did; ``fault`` says why it stopped on a worker fault (exit code ``WORKER_FAULT_EXIT``)."""
+
     completed: int
     failed: int
     interrupted: bool
     pruned: int = 0
-
-
-def pin_gpu(gpu: int | str) -> None:
-    """Restrict this process to one GPU; must run before torch initialises CUDA."""
-    os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    fault: str = ""
 
 
 def select_device(device: str) -> str:
@@ -132,7 +140,6 @@ def run_worker(
         must_exist=True,
         heartbeat_interval=options.heartbeat_interval,
         grace_period=options.grace_period,
-        max_retries=options.max_retries,
     )
     studies = [load_study(storage, name) for name in study_names]
     artifacts = Artifacts.open(storage_url, options.artifacts_dir)
@@ -142,6 +149,7 @@ def run_worker(
     restore = _install_signal_handlers(options.stop) if options.handle_signals else None
     started = time.monotonic()
     completed = failed = pruned = 0
+    fault = ""
     notes = NoteSchedule()
     waiting = False
     progress.message(f"worker pid={os.getpid()} serving {', '.join(study_names)} on {mask_url(storage_url)}")
@@ -165,7 +173,12 @@ def run_worker(
                 continue
             waiting = False
             study, spec, trial = claimed
-            state = _train_claimed(study, spec, trial, trainer, storage, options, progress, artifacts, notes)
+            try:
+                state = _train_claimed(study, spec, trial, trainer, options, progress, artifacts, notes)
+            except WorkerFaultError as e:
+                fault = str(e)
+                log.error("worker stops: %s; trial %d is queued again, untouched", fault, trial.number)
+                break
             if state == "complete":
                 completed += 1
             elif state == "failed":
@@ -178,7 +191,9 @@ def run_worker(
         if completed + pruned:
             for study, _ in studies:  # the notes' leaderboards as this worker leaves them
                 try_update_study_note(study)
-    return WorkerSummary(completed=completed, failed=failed, interrupted=options.stop.is_set(), pruned=pruned)
+    return WorkerSummary(
+        completed=completed, failed=failed, interrupted=options.stop.is_set(), pruned=pruned, fault=fault
+    )
 
 
 def _claim_next(
@@ -189,20 +204,16 @@ def _claim_next(
     Dead workers' trials are failed and re-queued first. Never creates a trial: the queue is the
     study's budget.
     """
-    import optuna
-
     for study, spec in studies:
         fail_stale_trials(study, grace_period=options.grace_period, max_retries=options.max_retries)
-        trial_id = claim_next(study)
-        if trial_id is not None:
-            return study, spec, optuna.Trial(study, trial_id)
+        trial = claim_next(study)
+        if trial is not None:
+            return study, spec, trial
     return None
 
 
 def _count_running(studies: Sequence[tuple[optuna.Study, StudySpec]]) -> int:
-    from optuna.trial import TrialState
-
-    return sum(len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))) for study, _ in studies)
+    return sum(count_running(study) for study, _ in studies)
 
 
 def _train_claimed(
@@ -210,7 +221,6 @@ def _train_claimed(
     spec: StudySpec,
     trial: optuna.Trial,
     trainer: Trainer,
-    storage: optuna.storages.RDBStorage,
     options: WorkerOptions,
     progress: Progress,
     artifacts: Artifacts,
@@ -220,7 +230,7 @@ def _train_claimed(
     from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
-    heartbeat = _Heartbeat(storage, trial._trial_id, options.heartbeat_interval)
+    heartbeat = _Heartbeat(trial, options.heartbeat_interval)
     heartbeat.start()
     remembering = _Remembering(trainer)
     try:
@@ -244,22 +254,29 @@ def _train_claimed(
         return "pruned"
     except RunInterrupted:
         heartbeat.stop()
-        with_retries(lambda: _fail(study, trial, "interrupted: the worker was stopped; re-queued"))
-        with_retries(lambda: requeue(study, study._storage.get_trial(trial._trial_id), count_as_retry=False))
+        with_retries(lambda: fail_trial(study, trial, "interrupted: the worker was stopped; re-queued"))
+        with_retries(lambda: requeue(study, frozen_trial(trial), count_as_retry=False))
         progress.trial_done("interrupted", None, "re-queued with its finished seeds")
         return "interrupted"
     except UpdateFinishedTrialError:
         # Another worker declared this trial dead: its heartbeat could not be stored for longer
         # than the grace period (a database outage). Its re-queued copy gets the seeds trained here.
         heartbeat.stop()
-        detail = with_retries(lambda: _hand_over(study, trial, remembering.results, options.max_retries))
+        detail = with_retries(lambda: hand_over(study, trial, remembering.results, options.max_retries))
         progress.trial_done("lost", None, f"declared dead by another worker; {detail}")
         return "lost"
     except Exception as e:
         heartbeat.stop()
-        reason = str(e) if isinstance(e, TrainingError) else f"{type(e).__name__}: {e}"
+        fault = worker_fault(e)
+        if fault is not None:
+            # Every trial would fail here the same way: the trial goes back untouched and the worker stops.
+            log.debug("trial %s handed back", trial.number, exc_info=True)
+            with_retries(lambda: hand_back(trial))
+            progress.trial_done("handed back", None, f"this worker cannot run trials: {fault}")
+            raise WorkerFaultError(fault) from None
+        reason = _fail_reason(e)
         log.debug("trial %s failed", trial.number, exc_info=True)
-        with_retries(lambda: _fail(study, trial, reason))
+        with_retries(lambda: fail_trial(study, trial, reason))
         progress.trial_done("failed", None, reason)
         return "failed"
     heartbeat.stop()
@@ -267,24 +284,20 @@ def _train_claimed(
     progress.trial_done("complete", outcome.value)
     publish_trial(study, trial, artifacts, upload_model=options.keep_models != "none", schedule=notes)  # never raises
     with_retries(lambda: _clean_models(study, trial, options))
-    final = with_retries(lambda: study._storage.get_trial(trial._trial_id))
+    final = with_retries(lambda: frozen_trial(trial))
     return "complete" if final.state == TrialState.COMPLETE else "failed"
 
 
-def _fail(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
-    """Fail the trial with its reason, unless it has finished already (another worker declared it dead)."""
-    from optuna.exceptions import UpdateFinishedTrialError
-    from optuna.trial import TrialState
-
-    try:
-        trial.set_user_attr(FAIL_REASON_ATTR, reason_text(reason))
-    except UpdateFinishedTrialError:
-        return
-    study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+def _fail_reason(e: Exception) -> str:
+    """What the trial's ``fail_reason`` says: hpsearch's own message, else the error's type and first line."""
+    if isinstance(e, TrainingError):
+        return str(e)
+    text = first_line(e)
+    return f"{type(e).__name__}: {text}" if text else f"{type(e).__name__} (no message; see the worker's log)"
 
 
 class _Remembering:
-    """A trainer that keeps the results it returned, for :func:`_hand_over`."""
+    """A trainer that keeps the results it returned, for :func:`hpsearch.store.hand_over`."""
 
     def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
@@ -294,35 +307,6 @@ class _Remembering:
         result = self.trainer.train(spec, config, seed, out_dir, hooks)
         self.results.append(result)
         return result
-
-
-def _hand_over(study: optuna.Study, trial: optuna.Trial, trained: Sequence[SeedResult], max_retries: int) -> str:
-    """Store the seeds trained here on the re-queued copy of a trial another worker declared dead."""
-    frozen = study._storage.get_trial(trial._trial_id)
-    copy = _latest_copy(study, frozen.number)
-    if copy is None and int(frozen.system_attrs.get(RETRIES_ATTR, 0)) < max_retries:
-        requeue(study, frozen)  # the worker that failed it died before re-queueing it
-        copy = _latest_copy(study, frozen.number)
-    if copy is None:
-        return "not re-queued: no retries left"
-    if copy.state.is_finished():
-        return f"its copy, trial {copy.number}, has finished"
-    missing = [r for r in trained if seed_attr_key(r.seed) not in copy.user_attrs]
-    for result in missing:
-        study._storage.set_trial_user_attr(copy._trial_id, seed_attr_key(result.seed), encode_seed(result))
-    return f"{len(missing)} seeds trained here were stored on its copy, trial {copy.number}"
-
-
-def _latest_copy(study: optuna.Study, number: int) -> FrozenTrial | None:
-    """The trial that re-queues trial ``number``, following copies of copies that failed too."""
-    from optuna.trial import TrialState
-
-    trials = study.get_trials(deepcopy=False)
-    copies = {t.system_attrs[REQUEUED_FROM_ATTR]: t for t in trials if REQUEUED_FROM_ATTR in t.system_attrs}
-    copy = copies.get(number)
-    while copy is not None and copy.state == TrialState.FAIL and copy.number in copies:
-        copy = copies[copy.number]
-    return copy
 
 
 def _clean_models(study: optuna.Study, trial: optuna.Trial, options: WorkerOptions) -> None:
@@ -342,15 +326,14 @@ def _clean_models(study: optuna.Study, trial: optuna.Trial, options: WorkerOptio
 class _Heartbeat:
     """Records a running trial's heartbeat in a thread; survives storage outages."""
 
-    def __init__(self, storage: optuna.storages.RDBStorage, trial_id: int, interval: int) -> None:
-        self._storage = storage
-        self._trial_id = trial_id
+    def __init__(self, trial: optuna.Trial, interval: int) -> None:
+        self._trial = trial
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hpsearch-heartbeat", daemon=True)
 
     def start(self) -> None:
-        with_retries(self._storage.record_heartbeat, self._trial_id)
+        with_retries(record_heartbeat, self._trial)
         self._thread.start()
 
     def stop(self) -> None:
@@ -361,7 +344,7 @@ class _Heartbeat:
         failing = False
         while not self._stop.wait(self._interval):
             try:
-                self._storage.record_heartbeat(self._trial_id)
+                record_heartbeat(self._trial)
             except Exception as e:  # noqa: BLE001 - keep beating once the database is back
                 if not failing:
                     cause = type(e.__cause__ or e).__name__

@@ -9,6 +9,7 @@ import threading
 import time
 from typing import IO, TYPE_CHECKING, Protocol
 
+from hpsearch.formatting import clock as _clock
 from hpsearch.search import Config, SeedResult
 
 if TYPE_CHECKING:
@@ -33,7 +34,26 @@ class Progress(Protocol):
 
     def trial_done(self, state: str, value: float | None, detail: str = "") -> None: ...
 
+    def study_eta(self, seconds: float | None) -> None:
+        """The study's remaining time as ``status`` estimates it (``hpsearch.results.eta_seconds``);
+        the worker reads it once per seed, at the end of the seed's first epoch."""
+        ...
+
     def message(self, text: str) -> None: ...
+
+
+class _StudyEta:
+    """The study's ETA as last read, counted down since: shown between two reads of the study."""
+
+    def __init__(self) -> None:
+        self._read: tuple[float, float] | None = None  # (seconds, when); one attribute, as views read it in a thread
+
+    def set(self, seconds: float | None) -> None:
+        self._read = None if seconds is None else (seconds, time.monotonic())
+
+    def left(self) -> float | None:
+        read = self._read
+        return None if read is None else max(0.0, read[0] - (time.monotonic() - read[1]))
 
 
 class LineProgress:
@@ -49,6 +69,7 @@ class LineProgress:
         self._seed_label = ""
         self._epochs = 0
         self._trial_started = 0.0
+        self._study_eta = _StudyEta()
 
     def _emit(self, text: str, *, important: bool = False) -> None:
         if not self.quiet or important:
@@ -84,30 +105,31 @@ class LineProgress:
         elapsed = time.monotonic() - self._trial_started
         shown = "" if value is None else f" value={value:.4f}"
         extra = f" ({detail})" if detail else ""
+        eta = self._study_eta.left()
+        study_eta = "" if eta is None else f" study ETA {_clock(eta)}"
         self._emit(
-            f"study={self._study} trial={self._trial} config={self._config} {state}{shown} time={elapsed:.1f}s{extra}",
+            f"study={self._study} trial={self._trial} config={self._config} {state}{shown} "
+            f"time={elapsed:.1f}s{study_eta}{extra}",
             important=True,
         )
+
+    def study_eta(self, seconds: float | None) -> None:
+        self._study_eta.set(seconds)
 
     def message(self, text: str) -> None:
         self._emit(text, important=True)
 
 
-def _clock(seconds: float) -> str:
-    minutes, s = divmod(max(0, round(seconds)), 60)
-    hours, m = divmod(minutes, 60)
-    return f"{hours}:{m:02d}:{s:02d}"
-
-
 class RichProgress:
     """A live view in a terminal: study, trial, configuration, seed i/n, epoch j/m with a bar
-    (moved by each batch), latest dev F1, elapsed time and the trial's ETA.
+    (moved by each batch), latest dev F1, elapsed time, the trial's ETA and the study's.
 
     Each finished seed and trial stays printed above the view. The view runs only while a trial
     does; use the object as a context manager so that it is always closed.
 
-    The ETA is the time per trained epoch so far (batches included) times the epochs left; seeds
-    kept from an earlier attempt count as neither.
+    The trial's ETA is the time per trained epoch so far (batches included) times the epochs left;
+    seeds kept from an earlier attempt count as neither. The study's is ``status``'s, read by the
+    worker once per seed and counted down in between.
     """
 
     def __init__(self, console: Console | None = None, *, refresh_per_second: float = 4) -> None:
@@ -132,6 +154,7 @@ class RichProgress:
         self._dev_f1: float | None = None
         self._dev_epoch = 0
         self._started = 0.0
+        self._study_eta = _StudyEta()
 
     # --- the Progress protocol
 
@@ -149,6 +172,7 @@ class RichProgress:
         with self._lock:
             self._seed_index, self._seed = index, seed
             self._epoch = self._batch = 0
+            self._dev_f1, self._dev_epoch = None, 0  # the view shows this seed's own dev F1 only
             if skipped:
                 self._to_train -= 1
         if skipped:
@@ -181,11 +205,16 @@ class RichProgress:
         colour = {"complete": "green", "failed": "red", "interrupted": "yellow"}.get(state, "")
         shown = "" if value is None else f" value {value:.4f}"
         extra = f" ({detail})" if detail else ""
+        eta = self._study_eta.left()
+        study_eta = "" if eta is None else f", study ETA {_clock(eta)}"
         self._print(
             f"[bold]{escape(self._study)}[/] trial {self._trial} {escape(self._config)} "
-            f"[{colour or 'default'}]{state}[/]{shown} in {_clock(elapsed)}{escape(extra)}",
+            f"[{colour or 'default'}]{state}[/]{shown} in {_clock(elapsed)}{study_eta}{escape(extra)}",
             markup=True,
         )
+
+    def study_eta(self, seconds: float | None) -> None:
+        self._study_eta.set(seconds)
 
     def message(self, text: str) -> None:
         self._print(text)
@@ -213,6 +242,7 @@ class RichProgress:
 
         elapsed = time.monotonic() - self._started
         eta = self.eta_seconds()
+        study_eta = self._study_eta.left()
         grid = Table.grid(padding=(0, 1))
         grid.add_column(no_wrap=True)
         grid.add_column(width=32)
@@ -220,12 +250,13 @@ class RichProgress:
         grid.add_row(
             Text.assemble(("trial ", "bold"), (str(self._trial), "bold"), f"  {self._study}"),
             Text(self._config, style="cyan"),
-            "",
+            f"study ETA {'–' if study_eta is None else _clock(study_eta)}",
         )
         grid.add_row(
             f"seed {self._seed_index + 1}/{self._n_seeds} (seed={self._seed})",
             ProgressBar(total=1.0, completed=self.fraction_done()),
-            f"{100 * self.fraction_done():3.0f}%  elapsed {_clock(elapsed)}  ETA {'–' if eta is None else _clock(eta)}",
+            f"{100 * self.fraction_done():3.0f}%  elapsed {_clock(elapsed)}  "
+            f"trial ETA {'–' if eta is None else _clock(eta)}",
         )
         epoch = min(self._epoch + 1, self._epochs)
         batches = f"batch {self._batch}/{self._n_batches}" if self._n_batches else ""

@@ -4,27 +4,32 @@ Step numbering: ``trial.report(dev_f1, step=i)`` where ``i`` is the seed's index
 ``spec.seeds`` (0-based), so the dashboard plots one point per seed. A run the pruner stopped
 inside its epochs is stored (``complete=False``) but not reported.
 
-Early stopping (``spec.pruner``, rules in ``hpsearch.search._pruning``): the rule is asked after each
-epoch but a run's last (a ``RunPruned`` from the epoch hook stops the run) and after each seed
-but the last; when it says stop, the trial gets a ``prune_reason`` user attribute and
+Early stopping (``spec.pruner``, rules in ``hpsearch.search._pruning``): ``TrialSchedule``
+(``hpsearch.worker._schedule``) says when the rule is asked; a ``RunPruned`` from the epoch hook
+stops a run. When it says stop, the trial gets a ``prune_reason`` user attribute and
 ``optuna.TrialPruned`` is raised, which the worker turns into a PRUNED trial.
 """
 
 from __future__ import annotations
 
+import logging
+import math
+import os
 import platform
+import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
+from hpsearch.errors import UsageError
+from hpsearch.results import eta_seconds
 from hpsearch.search import (
     Config,
-    Curve,
-    NoPruner,
     SampledSpace,
-    SeedPruner,
+    SeedProgress,
     SeedResult,
     StudySpec,
     TrialCurves,
@@ -33,65 +38,35 @@ from hpsearch.search import (
 )
 from hpsearch.store import (
     CONFIG_ATTR,
+    PROGRESS_ATTR,
     PRUNE_REASON_ATTR,
     RUN_DIR_ATTR,
     VERSIONS_ATTR,
+    contained_trial_dir,
+    encode_progress,
     encode_seed,
     reason_text,
+    refresh_params,
     seed_attr_key,
     seed_dir,
     seed_results_from_attrs,
+    study_results,
     summary_attrs,
-    trial_dir,
     with_retries,
+    worker_attrs,
 )
-from hpsearch.training import PretrainedCache, RunHooks, RunPruned, TrainingData, TrainingOptions
+from hpsearch.training import RunHooks, RunPruned, Trainer
+from hpsearch.worker._faults import WorkerFaultError
 from hpsearch.worker._progress import Progress
+from hpsearch.worker._schedule import TrialSchedule
 
 if TYPE_CHECKING:
     import optuna
 
-class Trainer(Protocol):
-    """Trains one seed of one configuration. ``FlairTrainer`` is the real one."""
+log = logging.getLogger("hpsearch.worker")
 
-    def train(self, spec: StudySpec, config: Config, seed: int, out_dir: Path, hooks: RunHooks) -> SeedResult: ...
-
-
-class FlairTrainer:
-    """Trains with Flair. Built once per worker process, it shares between runs what does not change:
-    each corpus and its label dictionary, and the pretrained tokenizer, config and weights
-    (read once, copied for every seed; see ``TrainingOptions.reuse_weights``).
-    """
-
-    def __init__(self, data_dir: Path | None = None, options: TrainingOptions | None = None) -> None:
-        self.data_dir = data_dir
-        self.options = options or TrainingOptions()
-        self._data: dict[tuple[str, ...], TrainingData] = {}
-        self._pretrained = PretrainedCache()
-
-    def data_for(self, spec: StudySpec) -> TrainingData:
-        from hpsearch.training import load_corpus
-
-        key = tuple(d.key for d in spec.datasets)
-        if key not in self._data:
-            data_dir = self.data_dir or (Path(spec.data_dir) if spec.data_dir else None)
-            corpus = load_corpus(spec.datasets, data_dir)
-            self._data[key] = TrainingData.build(corpus)
-        return self._data[key]
-
-    def train(self, spec: StudySpec, config: Config, seed: int, out_dir: Path, hooks: RunHooks) -> SeedResult:
-        from hpsearch.training import train_seed
-
-        return train_seed(
-            self.data_for(spec),
-            spec.model,
-            config,
-            seed,
-            out_dir,
-            hooks=hooks,
-            options=self.options,
-            pretrained=self._pretrained,
-        )
+PROGRESS_INTERVAL_S = 60.0
+"""Seconds between two writes of a seed's ``progress``, at epochs' ends; a trial's first epoch writes at once."""
 
 
 @dataclass(frozen=True)
@@ -132,22 +107,32 @@ def run_trial(
     if isinstance(spec.space, SampledSpace):
         trial.study.sampler = spec.space.sampler(trial.number)  # a stream of its own for each trial
     config = with_retries(_suggest_config, spec, trial)
-    run_root = trial_dir(output_dir, trial.study.study_name, trial.number, config.name)
+    try:
+        run_root = contained_trial_dir(output_dir, trial.study.study_name, trial.number, config.name)
+    except UsageError as e:  # an older study's odd name: no trial of it can run here
+        raise WorkerFaultError(str(e)) from None
     with_retries(trial.set_user_attr, CONFIG_ATTR, config.name)
     with_retries(trial.set_user_attr, RUN_DIR_ATTR, str(run_root.resolve()))
+    for key, value in worker_attrs(os.environ, socket.gethostname(), os.getpid()).items():
+        with_retries(trial.set_user_attr, key, value)
     progress.trial_started(trial.study.study_name, trial.number, config, len(spec.seeds))
 
-    pruner = make_pruner(spec.pruner or "none")
-    pruning = not isinstance(pruner, NoPruner)  # the rules read the whole study: skip that when unused
+    schedule = TrialSchedule(
+        make_pruner(spec.pruner or "none"),
+        spec.seeds,
+        config.epochs,
+        finished=lambda: with_retries(finished_curves, trial.study, trial.number),
+    )
     done = {s: r for s, r in seed_results_from_attrs(trial.user_attrs).items() if r.complete}
-    curves: dict[int, Curve] = {}
+    reporter = _SeedReporter(trial, spec, progress)
     runs: list[SeedResult] = []
     for index, seed in enumerate(spec.seeds):
         result = done.get(seed)
         progress.seed_started(index, seed, skipped=result is not None)
         if result is None:
-            watch = _PruneWatch(pruner, trial, curves, seed, config.epochs)
-            on_epoch = watch.on_epoch(hooks.on_epoch) if pruning else hooks.on_epoch
+            schedule.start_run(seed)
+            on_epoch = reporter.start(seed, hooks.on_epoch)
+            on_epoch = _asking(schedule, on_epoch) if schedule.active else on_epoch
             run_hooks = RunHooks(stop=hooks.stop, on_epoch=on_epoch, on_batch=hooks.on_batch)
             result = trainer.train(spec, config, seed, seed_dir(run_root, seed), _with_progress(run_hooks, progress))
             with_retries(trial.set_user_attr, seed_attr_key(seed), encode_seed(result))
@@ -155,14 +140,12 @@ def run_trial(
             if after_seed is not None:
                 after_seed(seed, seed_dir(run_root, seed))
             if not result.complete:
-                _prune(trial, watch.reason or f"seed {seed} was stopped after epoch {result.epochs_done}")
+                _prune(trial, schedule.run_stopped(result.epochs_done))
         with_retries(trial.report, result.dev_f1, index)
         runs.append(result)
-        curves[seed] = result.dev_curve
-        if pruning and index < len(spec.seeds) - 1:
-            reason = pruner.stop_trial(with_retries(finished_curves, trial.study, trial.number), curves)
-            if reason is not None:
-                _prune(trial, reason)
+        reason = schedule.seed_done(seed, result.dev_curve)
+        if reason is not None:
+            _prune(trial, reason)
 
     attrs = summary_attrs(runs, spec.seeds)
     attrs[VERSIONS_ATTR] = versions()
@@ -178,7 +161,7 @@ def _suggest_config(spec: StudySpec, trial: optuna.Trial) -> Config:
     The trial's parameters are read back from the storage first: an earlier attempt may have
     stored some before its reply was lost, and Optuna would try to insert them a second time.
     """
-    trial._cached_frozen_trial = trial.storage.get_trial(trial._trial_id)
+    refresh_params(trial)
     return spec.space.suggest(trial)
 
 
@@ -201,28 +184,65 @@ def finished_curves(study: optuna.Study, exclude: int | None = None) -> list[Tri
     return out
 
 
-class _PruneWatch:
-    """The epoch hook of one run: asks the pruner after each epoch but the last, and raises ``RunPruned``."""
+class _SeedReporter:
+    """Tells others how far the seed in training is: stores its ``progress`` on the trial (``status``
+    estimates the ETA from it) at most every ``PROGRESS_INTERVAL_S``, and once per seed, at its
+    first epoch's end, reads the study's ETA for the live view.
 
-    def __init__(self, pruner: SeedPruner, trial: optuna.Trial, done: dict[int, Curve], seed: int, epochs: int) -> None:
-        self.pruner, self.trial, self.done, self.seed, self.epochs = pruner, trial, dict(done), seed, epochs
-        self.curve: list[float] = []
-        self.reason: str | None = None
+    Both are advice: a failed write or read is logged and never fails the trial.
+    """
 
-    def on_epoch(self, inner: Callable[[int, float], None] | None) -> Callable[[int, float], None]:
+    def __init__(self, trial: optuna.Trial, spec: StudySpec, progress: Progress) -> None:
+        self._trial, self._spec, self._progress = trial, spec, progress
+        self._last_write = -math.inf
+        self._seed = 0
+        self._started = 0.0
+
+    def start(self, seed: int, inner: Callable[[int, float], None] | None) -> Callable[[int, float], None]:
+        """The epoch hook of seed ``seed``'s run, which starts now: this reporter, then ``inner``."""
+        self._seed, self._started = seed, time.monotonic()
+
         def hook(epoch: int, dev_f1: float) -> None:
+            self.epoch_done(epoch)
             if inner is not None:
                 inner(epoch, dev_f1)
-            self.curve.append(dev_f1)
-            if len(self.curve) >= self.epochs:
-                return
-            finished = with_retries(finished_curves, self.trial.study, self.trial.number)
-            reason = self.pruner.stop_run(finished, self.done, self.seed, tuple(self.curve))
-            if reason is not None:
-                self.reason = reason
-                raise RunPruned(reason)
 
         return hook
+
+    def epoch_done(self, epoch: int) -> None:
+        now = time.monotonic()
+        if now - self._last_write >= PROGRESS_INTERVAL_S:
+            self._last_write = now
+            self._store(SeedProgress(self._seed, epoch, round(now - self._started, 3)))
+        if epoch == 1:
+            self._read_study_eta()
+
+    def _store(self, progress: SeedProgress) -> None:
+        try:  # a few attempts only: training waits meanwhile, and the next write replaces this one
+            with_retries(self._trial.set_user_attr, PROGRESS_ATTR, encode_progress(progress), attempts=3)
+        except Exception as e:  # noqa: BLE001
+            log.warning("trial %d: could not store its progress: %s: %s", self._trial.number, type(e).__name__, e)
+
+    def _read_study_eta(self) -> None:
+        try:
+            eta = with_retries(lambda: eta_seconds(study_results(self._trial.study, self._spec)), attempts=3)
+        except Exception as e:  # noqa: BLE001
+            log.warning("trial %d: could not read the study's ETA: %s: %s", self._trial.number, type(e).__name__, e)
+            return
+        self._progress.study_eta(eta)
+
+
+def _asking(schedule: TrialSchedule, inner: Callable[[int, float], None] | None) -> Callable[[int, float], None]:
+    """The epoch hook of one run: ``inner``, then the schedule's question; raises ``RunPruned`` to stop the run."""
+
+    def hook(epoch: int, dev_f1: float) -> None:
+        if inner is not None:
+            inner(epoch, dev_f1)
+        reason = schedule.epoch_done(dev_f1)
+        if reason is not None:
+            raise RunPruned(reason)
+
+    return hook
 
 
 def _prune(trial: optuna.Trial, reason: str) -> None:

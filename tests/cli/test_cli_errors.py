@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
+import typer
 from typer.testing import CliRunner
 
+import hpsearch
 from hpsearch.cli import app
 
 runner = CliRunner()
@@ -161,3 +164,63 @@ def test_usage_errors_exit_2() -> None:
     assert code == 2
     code, _, _ = run("worker")
     assert code == 2
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        hpsearch.UsageError,
+        hpsearch.SpecError,
+        hpsearch.DataError,
+        hpsearch.StorageError,
+        hpsearch.NotFoundError,
+        hpsearch.StudyNotFoundError,
+        hpsearch.TrainingError,
+    ],
+)
+def test_every_kind_of_error_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch, kind: type[Exception]) -> None:
+    import hpsearch.results
+
+    def fail(*_args: object, **_kwargs: object) -> None:
+        raise kind(f"{kind.__name__} happened")
+
+    monkeypatch.setattr(hpsearch.results, "status_tables", fail)
+    assert_usage_error(["status"], f"{kind.__name__} happened")
+
+
+def test_error_kinds_share_one_root() -> None:
+    assert issubclass(hpsearch.SpecError, hpsearch.UsageError)
+    assert issubclass(hpsearch.StudyNotFoundError, hpsearch.NotFoundError)
+    kinds = [hpsearch.UsageError, hpsearch.DataError, hpsearch.StorageError, hpsearch.NotFoundError]
+    assert all(issubclass(k, hpsearch.HpsearchError) for k in [*kinds, hpsearch.TrainingError])
+    assert str(hpsearch.StudyNotFoundError("no study named 'x'.")) == "no study named 'x'."  # not quoted as KeyError's
+
+
+def test_bad_port_is_a_usage_error(db: tuple[str, Path]) -> None:
+    from hpsearch.dashboard import start_dashboard
+    from hpsearch.store import create_study, open_storage
+
+    url, _ = db
+    create_study(hpsearch.spec_for_preset("bert"), open_storage(url), "s")
+    with pytest.raises(hpsearch.UsageError, match="cannot listen on"):
+        start_dashboard(url, host="256.0.0.1", port=1)
+
+
+def _options(command: str) -> dict[str, Any]:
+    group = typer.main.get_command(app)
+    return {p.name: p for p in group.commands[command].params}  # type: ignore[attr-defined]
+
+
+def test_cli_choices_and_help_come_from_the_registries() -> None:
+    from hpsearch.results import FORMATS
+    from hpsearch.search import PRUNERS
+    from hpsearch.worker import KEEP_MODELS
+
+    keep = _options("worker")["keep_models"]
+    assert [e.value for e in keep.type_descriptor.annotation] == list(KEEP_MODELS)
+    assert all(f"{name} ({text})" in keep.help for name, text in KEEP_MODELS.items())
+    fmt = _options("report")["fmt"]
+    assert [e.value for e in fmt.type_descriptor.annotation] == list(FORMATS)
+    assert all(f"{name} ({entry.help})" in fmt.help for name, entry in FORMATS.items())
+    pruner = _options("create")["pruner"]
+    assert all(name in pruner.help for name in PRUNERS)

@@ -13,8 +13,8 @@ import pytest
 
 from hpsearch.search import Config, DatasetRef, GridSpace, StudySpec
 from hpsearch.store import seed_results_from_attrs
-from hpsearch.training import RunHooks
-from hpsearch.worker import FlairTrainer
+from hpsearch.training import FlairTrainer, RunHooks
+from tests.fleet_helpers import growth, wait_for
 
 pytestmark = pytest.mark.slow
 HPSEARCH = [sys.executable, "-m", "hpsearch"]
@@ -37,11 +37,21 @@ def test_create_then_two_workers(tmp_path: Path, tiny_bert: Path, sample_data: P
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"}
     args = [*HPSEARCH, "worker", "--study", "e2e", "--storage", url, "--device", "cpu", "--keep-models", "best"]
-    workers = [
-        subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
-    outputs = [w.communicate(timeout=600) for w in workers]
+    logs = [(tmp_path / f"worker{i}.out", tmp_path / f"worker{i}.err") for i in range(2)]
+    workers = []
+    for out, err in logs:
+        with out.open("w") as stdout, err.open("w") as stderr:
+            workers.append(subprocess.Popen(args, cwd=tmp_path, env=env, stdout=stdout, stderr=stderr))
+    # Bounded by progress (log lines, training logs, model files), not by wall time: a busy machine is slow.
+    progress = growth(tmp_path / "runs", *(path for pair in logs for path in pair))
+    try:
+        wait_for(lambda: all(w.poll() is not None for w in workers), "both workers to exit", progress=progress, poll=1)
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+            worker.wait()
+    outputs = [(out.read_text(), err.read_text()) for out, err in logs]
     for worker, (_, stderr) in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, stderr
         assert "no queued trial left" in stderr

@@ -178,9 +178,10 @@ def test_worker_writes_note_logs_and_best_model(tmp_path: Path, sqlite_url: str)
 def test_note_is_written_at_create(sqlite_url: str) -> None:
     from optuna_dashboard import get_note
 
-    storage = open_storage(sqlite_url)
-    create_study(_spec(), storage, STUDY)
-    note = get_note(load_study(storage, STUDY)[0])
+    from hpsearch.create import create_from_spec
+
+    create_from_spec(sqlite_url, _spec(), study=STUDY)  # the create command writes it; the store does not
+    note = get_note(load_study(open_storage(sqlite_url), STUDY)[0])
     assert "| Seeds | 1, 2 |" in note and "No configuration has finished all its seeds yet" in note
     assert "0 complete, 0 running, 4 queued" in note
 
@@ -237,7 +238,7 @@ def test_publish_trial_never_raises(tmp_path: Path, sqlite_url: str, warnings_lo
 
 
 def test_dashboard_command_errors(tmp_path: Path, sqlite_url: str) -> None:
-    from hpsearch.cli.app import app
+    from hpsearch.cli import app
 
     runner = CliRunner()
     result = runner.invoke(app, ["dashboard", "--storage", f"sqlite:///{tmp_path}/missing.db"])

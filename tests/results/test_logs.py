@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hpsearch.errors import SpecError
-from hpsearch.results import collect_runs, parse_run_name, parse_training_log, read_training_log, recipe_sections
+from hpsearch.errors import DataError, NotFoundError
+from hpsearch.results import collect_runs, parse_run_name, read_training_log, recipe_sections
 
 LINE = "-" * 100
 START = datetime(2024, 5, 1, 10, 0, 0)
@@ -125,10 +125,10 @@ def write_bert_runs(root: Path) -> None:
             write_training_log(run_dir(root, bs, lr, seed) / "training.log", _curve(score), test)
 
 
-def test_parse_training_log_reads_dev_curve_and_final_test_score(tmp_path: Path) -> None:
-    log = write_training_log(tmp_path / "training.log", [0.5322, 0.61, 0.5999], 0.5406)
+def test_read_training_log_reads_dev_curve_and_final_test_score(tmp_path: Path) -> None:
+    log = read_training_log(write_training_log(tmp_path / "training.log", [0.5322, 0.61, 0.5999], 0.5406))
 
-    assert parse_training_log(log) == ((0.5322, 0.61, 0.5999), 0.5406)
+    assert (log.dev_curve, log.test_f1) == ((0.5322, 0.61, 0.5999), 0.5406)
 
 
 def test_read_training_log_wall_time_and_device(tmp_path: Path) -> None:
@@ -139,8 +139,10 @@ def test_read_training_log_wall_time_and_device(tmp_path: Path) -> None:
 
 
 def test_training_log_without_test_block_or_dev_line(tmp_path: Path) -> None:
-    assert parse_training_log(write_training_log(tmp_path / "a.log", [0.5, 0.6])) == ((0.5, 0.6), None)
-    assert parse_training_log(write_training_log(tmp_path / "b.log", [])) == ((), None)
+    a = read_training_log(write_training_log(tmp_path / "a.log", [0.5, 0.6]))
+    b = read_training_log(write_training_log(tmp_path / "b.log", []))
+    assert (a.dev_curve, a.test_f1) == ((0.5, 0.6), None)
+    assert (b.dev_curve, b.test_f1) == ((), None)
 
 
 @pytest.mark.parametrize(
@@ -272,18 +274,18 @@ def test_collect_runs_a_run_without_dev_score_is_incomplete(tmp_path: Path) -> N
     assert "Best configuration: wsFalse-bs8-e10-lr5e-05" in text
 
 
-def test_collect_runs_nothing_matched_is_a_spec_error(tmp_path: Path) -> None:
+def test_collect_runs_nothing_matched_is_a_not_found_error(tmp_path: Path) -> None:
     write_bert_runs(tmp_path)
 
-    with pytest.raises(SpecError, match=r"no Flair run folders match 'roberta-\*'") as info:
+    with pytest.raises(NotFoundError, match=r"no Flair run folders match 'roberta-\*'") as info:
         collect_runs("roberta-*", tmp_path)
     assert "\n" not in str(info.value)
 
 
-def test_collect_runs_only_folders_without_logs_is_a_spec_error(tmp_path: Path) -> None:
+def test_collect_runs_only_folders_without_logs_is_a_data_error(tmp_path: Path) -> None:
     run_dir(tmp_path, 8, 5e-05, 1).mkdir(parents=True)
 
-    with pytest.raises(SpecError, match=r"has a training\.log"):
+    with pytest.raises(DataError, match=r"has a training\.log"):
         collect_runs("**/*-bs*", tmp_path)
 
 

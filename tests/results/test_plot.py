@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import re
+import warnings
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from hpsearch.errors import SpecError
+from hpsearch.errors import UsageError
 from hpsearch.results import figure_size_px, plot_study
 from hpsearch.search import ConfigResult, SeedResult
 
@@ -43,17 +42,31 @@ def test_png_has_the_fixed_size(tmp_path: Path) -> None:
         assert image.size == figure_size_px(2) == (1400, 1000)
 
 
-def test_html_embeds_the_png(tmp_path: Path) -> None:
+def test_html_is_an_interactive_plotly_page(tmp_path: Path) -> None:
     out = plot_study({"BERT": RESULTS["BERT"]}, tmp_path / "study.html")
 
     page = out.read_text(encoding="utf-8")
-    assert page.startswith("<!DOCTYPE html>") and "<title>hpsearch: BERT</title>" in page
-    match = re.search(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert match is not None
-    png = tmp_path / "embedded.png"
-    png.write_bytes(base64.b64decode(match.group(1)))
-    with Image.open(png) as image:
-        assert image.size == figure_size_px(1) == (1400, 500)
+    assert page.lower().startswith("<!doctype html>") and "plotly" in page.lower() and "Plotly.newPlot" in page
+    assert "hpsearch: BERT" in page and "wsFalse-bs8-e10-lr5e-05" in page
+    assert "<img alt=" not in page  # not a PNG in a page
+
+
+def test_top_keeps_the_best_configurations_and_lays_out_without_warnings(tmp_path: Path) -> None:
+    many = [
+        config(f"wsFalse-bs4-e10-lr{i}e-05-layers-1,-2,-3,-4-poolingfirst_last-crfTrue", [0.5 + i / 100])
+        for i in range(40)
+    ]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.simplefilter("ignore", ResourceWarning)  # unclosed connections of earlier tests, collected here
+        out = plot_study({"wide": many}, tmp_path / "wide.png", top=10)
+    assert [str(w.message) for w in caught] == []
+    with Image.open(out) as image:
+        assert image.size == figure_size_px(1)
+    page = plot_study({"wide": many}, tmp_path / "wide.html", top=3).read_text(encoding="utf-8")
+    assert "lr39e-05" in page and "lr37e-05" in page and "lr36e-05" not in page
+    with pytest.raises(UsageError, match="--top"):
+        plot_study({"wide": many}, tmp_path / "x.png", top=0)
 
 
 def test_a_model_without_runs_still_plots(tmp_path: Path) -> None:
@@ -64,5 +77,5 @@ def test_a_model_without_runs_still_plots(tmp_path: Path) -> None:
 
 
 def test_other_suffixes_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(SpecError, match=r"\.png or \.html"):
+    with pytest.raises(UsageError, match=r"\.png or \.html"):
         plot_study(RESULTS, tmp_path / "study.svg")

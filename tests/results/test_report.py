@@ -8,14 +8,12 @@ import json
 from collections.abc import Sequence
 
 import pytest
-from rich.console import Console
 
-from hpsearch.errors import SpecError
+from hpsearch.errors import UsageError
 from hpsearch.results import (
-    comparison_rich,
+    FORMATS,
     comparison_rows,
     cost_summary,
-    format_duration,
     recipe_sections,
     render_comparison,
     render_cost,
@@ -202,16 +200,15 @@ def test_comparison_of_a_study_without_complete_configuration() -> None:
     assert "waiting: 1/5 runs" in render_comparison(studies, "csv")
 
 
-def test_comparison_rich_table_renders() -> None:
-    console = Console(width=200, record=True)
-    console.print(comparison_rich(comparison_rows(STUDIES), title="ajmc/en"))
-
-    text = console.export_text()
-    assert "87.00 ± 0.34" in text and "running: 8/11 runs" in text and "ajmc/en" in text
+def test_every_registered_format_renders_and_has_a_help_line() -> None:
+    for name, entry in FORMATS.items():
+        text = render_comparison(STUDIES, name)
+        assert "running: 8/11 runs" in text, name
+        assert entry.help and entry.render(comparison_rows(STUDIES)) == text
 
 
 def test_render_comparison_rejects_unknown_format() -> None:
-    with pytest.raises(SpecError, match="format must be one of"):
+    with pytest.raises(UsageError, match="format must be one of markdown, csv, json, table"):
         render_comparison(STUDIES, "latex")
 
 
@@ -235,8 +232,3 @@ def test_cost_summary() -> None:
         "total                                         8      16     8m 00s\n"
         "pruning saved 80% of the finished trials' epochs (48 of 60; about 24m 00s at this study's time per epoch)\n"
     )
-
-
-@pytest.mark.parametrize(("seconds", "text"), [(5.4, "5s"), (65, "1m 05s"), (3725, "1h 02m 05s")])
-def test_format_duration(seconds: float, text: str) -> None:
-    assert format_duration(seconds) == text

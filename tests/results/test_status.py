@@ -8,10 +8,21 @@ import pytest
 from rich.console import Console
 
 from hpsearch.results import device_hours, eta_seconds, studies_table
-from hpsearch.search import ConfigResult, GridSpace, SeedResult, StudySpec
-from hpsearch.store import StudyResults
+from hpsearch.search import ConfigResult, GridSpace, SampledSpace, SeedProgress, SeedResult, StudySpec
+from hpsearch.store import (
+    PROGRESS_ATTR,
+    StudyResults,
+    claim_next,
+    create_study,
+    encode_progress,
+    load_study,
+    open_storage,
+    study_results,
+)
 
-SPEC = StudySpec(model="org/m", label="m", space=GridSpace(learning_rates=(1e-3,), batch_sizes=(4,)), seeds=(1, 2))
+SPEC = StudySpec(
+    model="org/m", label="m", space=GridSpace(learning_rates=(1e-3,), batch_sizes=(4,), epochs=(1,)), seeds=(1, 2)
+)
 
 
 def _run(seed: int, dev: float, seconds: float) -> SeedResult:
@@ -41,13 +52,94 @@ def test_device_hours_count_an_inherited_seed_once() -> None:
     assert device_hours(_results()) == pytest.approx(2 + 15 / 60)
 
 
-def test_eta_from_the_measured_time_per_trial() -> None:
+def test_eta_from_the_measured_time_per_epoch() -> None:
     results = _results()
-    # One hour per complete trial; left: half of c, all of d and e, over one running worker.
-    assert eta_seconds(results) == pytest.approx(3600 * 2.5)
-    assert eta_seconds(results, workers=5) == pytest.approx(3600 * 0.5)
-    nothing_done = StudyResults("s", SPEC, results.configs[2:], results.configs[2:])
+    # 6 one-epoch runs measured (4 × 30 min, 10 min, 5 min): 22.5 min per epoch; left: one seed of c,
+    # two of d and two of e, one epoch each, over one running worker.
+    assert eta_seconds(results) == pytest.approx(5 * 22.5 * 60)
+    assert eta_seconds(results, workers=5) == pytest.approx(22.5 * 60)
+    nothing_done = StudyResults("s", SPEC, results.configs[3:5], results.configs[3:5])
     assert eta_seconds(nothing_done) is None
+
+
+def test_eta_appears_with_the_first_epoch_and_weighs_batch_size_and_context() -> None:
+    spec = StudySpec(
+        model="org/m", label="m", space=GridSpace(learning_rates=(1e-3,), batch_sizes=(4, 16)), seeds=(1, 2)
+    )
+
+    def config(state: str, batch_size: int, runs: tuple[SeedResult, ...], number: int) -> ConfigResult:
+        params = {"batch_size": batch_size, "context_size": 0, "epochs": 10}
+        return ConfigResult(f"bs{batch_size}-{number}", (1, 2), runs, state, number, params)
+
+    # Only a pruned run, stopped after 2 epochs of 100 s each: the ETA is known already.
+    stopped = SeedResult(seed=1, dev_curve=(0.1, 0.2), wall_time_s=200, complete=False)
+    configs = (config("pruned", 4, (stopped,), 0), config("waiting", 4, (), 1), config("waiting", 16, (), 2))
+    results = StudyResults("s", spec, configs, configs)
+    assert eta_seconds(results) == pytest.approx(2 * 2 * 10 * 100)  # batch size 16 not measured: the study's mean
+    # Batch size 16 measured at 20 s per epoch.
+    fast = SeedResult(seed=1, dev_curve=(0.5,) * 10, wall_time_s=200)
+    configs = (*configs, config("running", 16, (fast,), 3))
+    results = StudyResults("s", spec, configs, configs)
+    assert eta_seconds(results) == pytest.approx((2 * 10 * 100 + 2 * 10 * 20 + 1 * 10 * 20) / 1)
+
+
+def test_eta_of_a_sampled_study_counts_the_most_epochs_its_space_allows() -> None:
+    space = SampledSpace({"learning_rate": (1e-3,), "batch_size": (4, 8), "epochs": (2, 3)})
+    spec = StudySpec(model="org/m", label="m", space=space, seeds=(1,), n_trials=3)
+    run = SeedResult(seed=1, dev_curve=(0.5, 0.6), wall_time_s=60)
+    configs = (
+        ConfigResult("a", (1,), (run,), "complete", 0, {"batch_size": 4, "context_size": 0, "epochs": 2}),
+        ConfigResult("trial-1 (configuration not drawn yet)", (1,), (), "waiting", 1),
+    )
+    assert eta_seconds(StudyResults("s", spec, configs, configs)) == pytest.approx(3 * 30)
+
+
+def _bs(state: str, batch_size: int, runs: tuple[SeedResult, ...], number: int, **kw: object) -> ConfigResult:
+    params = {"batch_size": batch_size, "context_size": 0, "epochs": 10}
+    return ConfigResult(f"bs{batch_size}-{number}", (1, 2), runs, state, number, params, **kw)  # type: ignore[arg-type]
+
+
+def test_eta_from_a_running_seeds_stored_progress_before_any_run_finished() -> None:
+    spec = StudySpec(
+        model="org/m", label="m", space=GridSpace(learning_rates=(1e-3,), batch_sizes=(4, 16)), seeds=(1, 2)
+    )
+    # Two epochs of seed 1 in 200 s: 100 s per epoch; left: 18 epochs of the running trial, 20 of the queued.
+    running = _bs("running", 4, (), 0, progress=SeedProgress(seed=1, epochs_done=2, seconds=200.0))
+    configs = (running, _bs("waiting", 16, (), 1))
+    assert eta_seconds(StudyResults("s", spec, configs, configs)) == pytest.approx((18 + 20) * 100)
+    # Seed 1 done (10 epochs in 500 s) and its progress not yet replaced: the stale progress counts for nothing.
+    done = SeedResult(seed=1, dev_curve=(0.5,) * 10, wall_time_s=500)
+    stale = _bs("running", 4, (done,), 0, progress=SeedProgress(seed=1, epochs_done=9, seconds=4000.0))
+    configs = (stale, _bs("waiting", 4, (), 1))
+    assert eta_seconds(StudyResults("s", spec, configs, configs)) == pytest.approx((10 + 20) * 50)
+    # Seed 2 at epoch 4 of 10, at 25 s per epoch: measured with seed 1, 900 s over 14 epochs.
+    seed2 = _bs("running", 4, (done,), 0, progress=SeedProgress(seed=2, epochs_done=4, seconds=100.0))
+    configs = (seed2, _bs("waiting", 4, (), 1))
+    assert eta_seconds(StudyResults("s", spec, configs, configs)) == pytest.approx((6 + 20) * 600 / 14)
+    # Only running trials' progress counts (a queued retry may carry its failed trial's).
+    queued = _bs("waiting", 4, (), 1, progress=SeedProgress(seed=1, epochs_done=2, seconds=200.0))
+    assert eta_seconds(StudyResults("s", spec, (queued,), (queued,))) is None
+
+
+def test_status_shows_an_eta_once_a_running_trial_stored_its_progress(sqlite_url: str) -> None:
+    spec = StudySpec(
+        model="org/m", label="m", space=GridSpace(learning_rates=(1e-3, 2e-3), batch_sizes=(4,)), seeds=(1, 2)
+    )
+    create_study(spec, open_storage(sqlite_url), "s")
+    study, stored = load_study(open_storage(sqlite_url), "s")
+    trial = claim_next(study)
+    assert trial is not None
+    assert eta_seconds(study_results(study, stored)) is None
+    trial.set_user_attr(PROGRESS_ATTR, {"seed": 1, "epochs_done": "x"})  # malformed: ignored
+    assert eta_seconds(study_results(study, stored)) is None
+    trial.set_user_attr(PROGRESS_ATTR, encode_progress(SeedProgress(seed=1, epochs_done=1, seconds=60.0)))
+    results = study_results(study, stored)
+    assert results.configs[0].progress == SeedProgress(seed=1, epochs_done=1, seconds=60.0)
+    assert eta_seconds(results) == pytest.approx((19 + 20) * 60)  # 10 epochs × 2 seeds each, one done
+    buffer = io.StringIO()
+    Console(file=buffer, width=250, color_system=None).print(studies_table([results]))
+    row = next(line for line in buffer.getvalue().splitlines() if line.startswith("│ s "))
+    assert row.strip("│ ").split("│")[-1].strip() == "39m00s"
 
 
 def test_studies_table_row() -> None:
@@ -57,4 +149,43 @@ def test_studies_table_row() -> None:
     row = next(line for line in text.splitlines() if line.startswith("│ s "))
     cells = [c.strip() for c in row.strip("│").split("│")]
     # study, model, done, running, queued, failed, pruned, best, dev F1, device hours, ETA
-    assert cells == ["s", "m", "2/6", "1", "2", "0", "1", "b", "88.00 ± 2.00", "2.25", "2h30m"]
+    assert cells == ["s", "m", "2/6", "1", "2", "0", "1", "b", "88.00 ± 2.00", "2.25", "1h52m"]
+
+
+def _wide_results(n: int = 24) -> StudyResults:
+    """A finished ``--space wide`` study of ``n`` trials with five seeds and long configuration names."""
+    import random
+
+    from hpsearch.search import Config, build_spec
+
+    spec = build_spec(model="bert", config=None, space="wide", n_trials=n)
+    rng = random.Random(0)
+    configs = []
+    for i in range(n):
+        config = Config(
+            learning_rate=float(f"{rng.uniform(1e-5, 1e-4):.3g}"),
+            batch_size=rng.choice((4, 8, 16)),
+            context_size=rng.choice((0, 64, 128)),
+            layers=rng.choice(("-1", "-1,-2,-3,-4")),
+            subtoken_pooling=rng.choice(("first", "mean", "first_last")),
+            use_crf=rng.choice((False, True)),
+            warmup_fraction=float(f"{rng.uniform(0, 0.2):.3g}"),
+        )
+        runs = tuple(_run(seed, 0.8 + rng.random() / 10, 600) for seed in spec.seeds)
+        configs.append(ConfigResult(config.name, spec.seeds, runs, "complete", i, config.to_params()))
+    return StudyResults("ajmc-en-bert-wide", spec, tuple(configs), tuple(configs))
+
+
+def test_a_wide_study_keeps_every_score_readable_at_100_columns() -> None:
+    from hpsearch.formatting import pct
+    from hpsearch.results import trials_table
+
+    results = _wide_results()
+    buffer = io.StringIO()
+    Console(file=buffer, width=100, color_system=None).print(trials_table(results))
+    text = buffer.getvalue()
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= 100
+    for c in results.configs:
+        assert pct(c.dev_mean) in text and all(pct(r.dev_f1) in text for r in c.runs)
+        assert c.name.replace("-", "")[:12] in text.replace("\n", "").replace(" ", "").replace("-", "")

@@ -17,12 +17,12 @@ from hpsearch.search import (
     Range,
     SampledSpace,
     StudySpec,
+    build_spec,
     is_t5,
     load_config,
     load_space,
     wide_space,
 )
-from hpsearch.service import build_spec
 from hpsearch.store import create_study, load_study, open_storage, study_results
 from hpsearch.testing import FakeTrainer, read_record
 from hpsearch.worker import WorkerOptions, run_worker

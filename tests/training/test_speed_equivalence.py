@@ -340,7 +340,8 @@ def test_amp_is_in_the_configuration_name_and_the_spec() -> None:
 
 
 def test_create_with_amp_queues_amp_trials(sqlite_url: str, tiny_bert: Path) -> None:
-    from hpsearch.service import build_spec, create_from_spec
+    from hpsearch.create import create_from_spec
+    from hpsearch.search import build_spec
     from hpsearch.store import load_study, open_storage, study_results
 
     spec = build_spec(model=str(tiny_bert), config=None, learning_rates=[1e-3], batch_sizes=[8], amp=True)

@@ -1,12 +1,12 @@
-"""PostgreSQL: many workers at once, a server restart while they train, passwords kept out of messages.
+"""What only PostgreSQL has: a server restart while workers train, the connection pool, passwords.
 
-Each test gets a database of its own on the shared server (``pg_url``) or a private server it may
-restart (``private_pg``); see tests/pg.py.
+The fleet scenarios common to both backends (many workers at once, crashes, signals) are in
+tests/worker/test_fleet.py over the ``storage_url`` fixture. Each test here gets a database of its
+own on the shared server (``pg_url``) or a private server it may restart (``private_pg``); see tests/pg.py.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -20,8 +20,10 @@ from tests.fleet_helpers import (
     Worker,
     assert_drained_once,
     done_counts,
+    growth,
     make_study,
     trials,
+    wait_all,
     wait_for,
 )
 from tests.pg import free_port
@@ -68,17 +70,6 @@ def test_a_worker_logs_the_storage_without_the_password(
 
 
 @pytest.mark.postgres
-def test_sixteen_postgres_workers_train_every_trial_of_a_200_point_grid_once(tmp_path: Path, pg_url: str) -> None:
-    make_study(pg_url, "s", 200, seeds=(1,))
-    record = tmp_path / "record.jsonl"
-    workers = [Worker(pg_url, ["s"], tmp_path, f"w{i}", "--record", record) for i in range(16)]
-    for worker in workers:
-        assert worker.wait(170) == 0, worker.log()
-    assert_drained_once(pg_url, "s", 200, workers, record, seeds=1)
-    assert sum(json.loads(w.out.read_text())["completed"] for w in workers) == 200
-
-
-@pytest.mark.postgres
 def test_workers_wait_through_a_postgres_restart_and_lose_nothing(tmp_path: Path, private_pg) -> None:
     url = private_pg.url
     make_study(url, "s", 80)
@@ -86,11 +77,10 @@ def test_workers_wait_through_a_postgres_restart_and_lose_nothing(tmp_path: Path
     # The grace period outlasts the outage: no trial is declared dead, none is trained twice.
     args = ("--seconds", 0.3, "--heartbeat", 1, "--grace", 15, "--record", record)
     workers = [Worker(url, ["s"], tmp_path, f"w{i}", *args) for i in range(4)]
-    wait_for(lambda: sum(done_counts(record).values()) >= 16, 60, "8 trials to be trained")
+    wait_for(lambda: sum(done_counts(record).values()) >= 16, "8 trials to be trained", progress=growth(record))
     private_pg.restart(down_for=3)
     assert sum(done_counts(record).values()) < 160  # the database went down mid-study (80 trials × 2 seeds)
-    for worker in workers:
-        assert worker.wait(120) == 0, worker.log()
+    wait_all(workers)
     # No finished seed lost (none trained again) and every trial holds both seeds.
     assert_drained_once(url, "s", 80, workers, record, seeds=2)
     assert all({"seed:1", "seed:2"} <= set(t.user_attrs) for t in trials(url, "s"))

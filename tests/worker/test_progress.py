@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 
 import pytest
 from rich.console import Console
@@ -110,6 +111,55 @@ def test_rich_progress_view_shows_trial_seed_epoch_batch_and_dev_f1() -> None:
     assert "trial 3 seed 2/2 (seed=2) done: dev F1 0.7000 test F1 0.6500 in 0:01:15" in printed
     assert f"trial 3 {CONFIG.name} complete value 0.7100" in printed
     assert p._live is None  # the view lives only while a trial runs
+
+
+def test_rich_progress_shows_the_current_seeds_own_dev_f1_only() -> None:
+    console, _ = _console()
+    with RichProgress(console) as p:
+        p.trial_started("s", 0, CONFIG, 2)
+        p.seed_started(0, 1, skipped=False)
+        p.epoch_done(1, 0.6123)
+        p.seed_done(SeedResult(seed=1, dev_curve=(0.6123,), wall_time_s=1.0))
+        p.seed_started(1, 2, skipped=False)
+        view = _render(p)
+        assert "0.6123" not in view and "seed 2/2" in view
+        p.epoch_done(1, 0.5)
+        assert "0.5000 (epoch 1)" in _render(p)
+        p.trial_done("complete", 0.55)
+
+
+def test_the_live_view_shows_the_study_eta_counted_down_between_two_reads() -> None:
+    console, buffer = _console()
+    with RichProgress(console) as p:
+        p.trial_started("s", 0, CONFIG, 2)
+        p.seed_started(0, 1, skipped=False)
+        view = _render(p)
+        assert "study ETA –" in view and "trial ETA –" in view  # nothing read, nothing trained yet
+        p.epoch_done(1, 0.6)
+        p.study_eta(2 * 3600)  # the worker's read at the seed's first epoch's end
+        view = _render(p)
+        first_row = next(line for line in view.splitlines() if line.startswith("trial 0"))
+        assert first_row.rstrip().endswith("study ETA 2:00:00")
+        p._study_eta._read = (2 * 3600, time.monotonic() - 600)  # ten minutes after that read
+        assert "study ETA 1:50:00" in _render(p)
+        p.study_eta(None)  # a read that found nothing left to estimate
+        assert "study ETA –" in _render(p)
+        p.study_eta(90)
+        p.trial_done("complete", 0.55)
+    assert f"trial 0 {CONFIG.name} complete value 0.5500 in 0:00:" in buffer.getvalue()
+    assert ", study ETA 0:01:30" in buffer.getvalue()
+
+
+def test_the_line_at_a_trials_end_gives_the_study_eta_once_known(lines: list[str]) -> None:
+    p = LineProgress(quiet=True)
+    p.trial_started("s", 0, CONFIG, 1)
+    p.trial_done("complete", 0.5)
+    assert "study ETA" not in lines[-1]  # never read
+    p.trial_started("s", 1, CONFIG, 1)
+    p.study_eta(3 * 3600 + 125)
+    p.trial_done("failed", None, "OSError: disk full")
+    assert lines[-1].startswith(f"study=s trial=1 config={CONFIG.name} failed time=")
+    assert lines[-1].endswith("s study ETA 3:02:05 (OSError: disk full)")
 
 
 def test_rich_progress_survives_markup_in_messages_and_closes() -> None:
