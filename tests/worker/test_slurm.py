@@ -405,9 +405,11 @@ def test_scancel_term_hands_the_trial_back_and_a_second_array_finishes_the_study
 @pytest.mark.slurm
 def test_a_task_at_its_time_limit_hands_its_trial_back(slurm_cluster: str, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'hpsearch.db'}"
-    make_study(url, "s", 1, seeds=tuple(range(1, 16)))  # 15 seeds of 4 s: longer than the limit
+    # SLURM sends the warning signal up to 60 s before the asked margin (its event resolution), so the
+    # job runs 3 minutes with a 60 s margin: the signal comes 60-120 s in, after several 4 s seeds.
+    make_study(url, "s", 1, seeds=tuple(range(1, 61)))  # 60 seeds of 4 s: longer than the limit
     secret, record = storage_file(tmp_path, url), tmp_path / "record.jsonl"
-    job = fake_job(tmp_path, secret, record, seconds=4, time="1", signal_margin=30)
+    job = fake_job(tmp_path, secret, record, seconds=4, time="3", signal_margin=60)
     job_id = submit_script(render_script(job))
     wait_done(job_id, tmp_path)
     logs = task_logs(tmp_path, job_id)
