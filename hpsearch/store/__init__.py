@@ -25,7 +25,6 @@ from hpsearch.store._logs import (
     TrainingLog,
     find_training_log,
     follow_log,
-    seed_log_artifact_name,
     trial_is_running,
 )
 from hpsearch.store._queue import (
@@ -78,6 +77,7 @@ from hpsearch.store._record import (
     remove_run_models,
     seed_attr_key,
     seed_dir,
+    seed_log_artifact_name,
     seed_results_from_attrs,
     summary_attrs,
     trial_dir,

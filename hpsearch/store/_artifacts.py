@@ -32,6 +32,7 @@ from hpsearch.store._record import (
     RUN_DIR_ATTR,
     TRAINING_LOG,
     seed_dir,
+    seed_log_artifact_name,
     seed_results_from_attrs,
 )
 from hpsearch.store._storage import parse_url, sqlite_path
@@ -105,7 +106,7 @@ class Artifacts:
             log.debug("no %s to upload", path)
             return None
         try:
-            with _named(path, f"seed-{seed}-{TRAINING_LOG}") as named:
+            with _named(path, seed_log_artifact_name(seed)) as named:
                 return upload_artifact(
                     artifact_store=self.store, file_path=str(named), study_or_trial=trial, mimetype="text/plain"
                 )

@@ -8,14 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hpsearch.errors import NotFoundError
-from hpsearch.store._record import RUN_DIR_ATTR, TRAINING_LOG, seed_dir
+from hpsearch.store._record import RUN_DIR_ATTR, TRAINING_LOG, seed_dir, seed_log_artifact_name
 from hpsearch.store._storage import open_storage
 from hpsearch.store._studies import load_study
-
-
-def seed_log_artifact_name(seed: int) -> str:
-    """The file name a seed's ``training.log`` is uploaded under (``Artifacts.upload_seed_log``)."""
-    return f"seed-{seed}-{TRAINING_LOG}"
 
 
 @dataclass(frozen=True)

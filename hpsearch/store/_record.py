@@ -202,6 +202,11 @@ def seed_dir(trial_root: Path, seed: int) -> Path:
     return trial_root / f"seed-{seed}"
 
 
+def seed_log_artifact_name(seed: int) -> str:
+    """The file name a seed's ``training.log`` is uploaded under in the artifact store."""
+    return f"seed-{seed}-{TRAINING_LOG}"
+
+
 def remove_model_files(run_dir: Path) -> None:
     """Delete one run's model files, keeping its log."""
     for name in MODEL_FILES:
