@@ -80,6 +80,17 @@ def create(
         ),
     ] = None,
     pruner: Annotated[str | None, typer.Option("--pruner", help=PRUNER_HELP, rich_help_panel="Search")] = None,
+    sampler_seed: Annotated[
+        int | None,
+        typer.Option(
+            "--sampler-seed",
+            min=0,
+            max=2**32 - 1,
+            help="Seed of a sampled space's draws (trial n is drawn with seed + n); another seed draws other "
+            "configurations. [default: 0]",
+            rich_help_panel="Search",
+        ),
+    ] = None,
 ) -> None:
     """Create a study with its grid (or a sampled space's budget) queued; needs no GPU and no download.
 
@@ -103,6 +114,7 @@ def create(
         space=space,
         n_trials=n_trials,
         pruner=pruner,
+        sampler_seed=sampler_seed,
     )
     outcome = create_from_spec(storage, spec, study=study, if_exists=if_exists.value, warn=warn)
     verb = "created" if outcome.created else "resumed"

@@ -3,12 +3,19 @@
 Each study carries a markdown note (optuna-dashboard's ``save_note``) with its spec and a
 leaderboard of the best configurations. It is written when the study is created and rewritten
 by the worker after every completed trial, so edits made to it in the dashboard do not last.
+
+A rewrite reads only what changed since the last (``hpsearch.store.StudyView``, one per study in a
+process) and derives each trial's leaderboard row once, so that its cost does not grow with the
+finished trials; its text is the one ``study_note(study_results(...))`` gives.
 """
 
 from __future__ import annotations
 
+import heapq
+import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,12 +31,14 @@ from hpsearch.store import (
     StudyResults,
     best_model_filename,
     frozen_trial,
-    study_results,
+    study_view,
+    trial_result,
 )
 from hpsearch.training import RECIPE
 
 if TYPE_CHECKING:
     import optuna
+    from optuna.trial import FrozenTrial
 
     from hpsearch.search import StudySpec
 
@@ -45,6 +54,15 @@ RECIPE_SETTINGS = (
 
 
 _MISSING = "–"
+
+_COUNTED = (
+    ("complete", "complete"),
+    ("running", "running"),
+    ("waiting", "queued"),
+    ("failed", "failed"),
+    ("pruned", "pruned"),
+)
+"""The configurations' states the note counts, and how it names them."""
 
 
 def _values(values: Sequence[Any]) -> str:
@@ -89,14 +107,18 @@ def spec_markdown(spec: StudySpec) -> str:
 def leaderboard_markdown(configs: Sequence[ConfigResult], top: int = LEADERBOARD_SIZE) -> str:
     """The ``top`` complete configurations, best mean dev F1 first (×100), each marked ``best``, ``tied``
     (with the best, by a paired test over seeds) or ``worse``."""
-    best = ranked(configs)[:top]
+    return _leaderboard(ranked(configs)[:top])
+
+
+def _leaderboard(best: Sequence[ConfigResult]) -> str:
+    """The leaderboard of ``best``, the top of ``ranked``'s order."""
     if not best:
         return "_No configuration has finished all its seeds yet._"
     lines = [
         "| # | Configuration | Trial | Dev F1 (mean ± std) | Dev F1 per seed | Test F1 (mean ± std) | vs best |",
         "| ---: | --- | ---: | ---: | --- | ---: | --- |",
     ]
-    marks = verdicts(configs)
+    marks = verdicts(best)  # each verdict compares one configuration with the best alone: those shown suffice
     for rank, c in enumerate(best, start=1):
         per_seed = ", ".join(f"{r.seed}: {pct(r.dev_f1, _MISSING)}" for r in c.finished_runs)
         dev = pm(c.dev_mean, c.dev_std, _MISSING)
@@ -108,20 +130,33 @@ def leaderboard_markdown(configs: Sequence[ConfigResult], top: int = LEADERBOARD
 
 def study_note(results: StudyResults, *, best_model: str | None = None, updated: datetime | None = None) -> str:
     """The study's note: objective, spec, recipe settings, progress and leaderboard, in markdown."""
-    spec = results.spec
-    counts = ", ".join(
-        f"{results.count(state)} {label}"
-        for state, label in (
-            ("complete", "complete"),
-            ("running", "running"),
-            ("waiting", "queued"),
-            ("failed", "failed"),
-            ("pruned", "pruned"),
-        )
+    return _note(
+        results.name,
+        results.spec,
+        configs=len(results.configs),
+        counts={state: results.count(state) for state, _ in _COUNTED},
+        hours=sum(c.wall_time_s for c in results.all_trials) / 3600,
+        leaderboard=leaderboard_markdown(results.configs),
+        best_model=best_model,
+        updated=updated,
     )
-    hours = sum(c.wall_time_s for c in results.all_trials) / 3600
+
+
+def _note(
+    name: str,
+    spec: StudySpec,
+    *,
+    configs: int,
+    counts: dict[str, int],
+    hours: float,
+    leaderboard: str,
+    best_model: str | None,
+    updated: datetime | None,
+) -> str:
+    """The note's text from its parts (``study_note``, ``current_note``)."""
+    progress = ", ".join(f"{counts[state]} {label}" for state, label in _COUNTED)
     parts = [
-        f"## {results.name}",
+        f"## {name}",
         f"**Objective:** {METRIC_NAME}, maximised. A trial trains one configuration with every seed; "
         "its intermediate values are the seeds' dev F1 (step = seed index).",
         "### Spec",
@@ -129,8 +164,8 @@ def study_note(results: StudyResults, *, best_model: str | None = None, updated:
         "### Recipe settings",
         "\n".join(f"- {s}" for s in RECIPE_SETTINGS),
         f"### Leaderboard (top {LEADERBOARD_SIZE})",
-        leaderboard_markdown(results.configs),
-        f"**Configurations:** {len(results.configs)}: {counts}. **Training time:** {hours:.2f} h.",
+        leaderboard,
+        f"**Configurations:** {configs}: {progress}. **Training time:** {hours:.2f} h.",
     ]
     if best_model:
         parts.append(f"**Best model:** study artifact `{best_model}`.")
@@ -154,8 +189,50 @@ def update_study_note(study: optuna.Study) -> None:
         from hpsearch.errors import StudyNotFoundError
 
         raise StudyNotFoundError(f"study {study.study_name!r} was not created by hpsearch (it holds no spec).")
-    results = study_results(study, StudySpec.from_dict(data))
-    save_note(study, study_note(results, best_model=best_model_filename(study)))
+    note = current_note(study, StudySpec.from_dict(data), best_model=best_model_filename(study))
+    save_note(study, note)
+
+
+@dataclass(frozen=True)
+class _Row:
+    """What the note needs of one trial, derived once each time the study's view reads the trial."""
+
+    result: ConfigResult
+    dev_mean: float | None  # None unless complete: not ranked
+    wall_time_s: float
+
+
+def _row(trial: FrozenTrial, spec: StudySpec) -> _Row:
+    result = trial_result(trial, spec)
+    return _Row(result, result.dev_mean if result.is_complete else None, result.wall_time_s)
+
+
+def current_note(
+    study: optuna.Study, spec: StudySpec, *, best_model: str | None = None, updated: datetime | None = None
+) -> str:
+    """``study_note(study_results(study, spec))``, from this process's view of the study
+    (``hpsearch.store.study_view``): each trial is decoded once per read, finished ones once."""
+    key = ("hpsearch.dashboard.note", json.dumps(spec.to_dict(), sort_keys=True))
+    rows = study_view(study).derived(key, lambda t: _row(t, spec))
+    chosen: dict[str, _Row] = {}
+    for row in rows:  # as store.study_results: in trial-number order, later trials win, a complete one over others
+        previous = chosen.get(row.result.name)
+        if previous is None or row.result.state == "complete" or previous.result.state != "complete":
+            chosen[row.result.name] = row
+    configs = sorted(chosen.values(), key=lambda r: r.result.trial_number or 0)
+    ranked_rows = [r for r in configs if r.dev_mean is not None]
+    best = heapq.nlargest(LEADERBOARD_SIZE, ranked_rows, key=lambda r: r.dev_mean)  # as ranked(...)[:top]
+    counts = Counter(r.result.state for r in configs)
+    return _note(
+        study.study_name,
+        spec,
+        configs=len(configs),
+        counts={state: counts[state] for state, _ in _COUNTED},
+        hours=sum(r.wall_time_s for r in rows) / 3600,
+        leaderboard=_leaderboard([r.result for r in best]),
+        best_model=best_model,
+        updated=updated,
+    )
 
 
 def try_update_study_note(study: optuna.Study) -> None:
@@ -169,8 +246,8 @@ def try_update_study_note(study: optuna.Study) -> None:
 @dataclass
 class NoteSchedule:
     """When a worker rewrites the study note: at once for a new best trial, else at most every
-    ``min_interval_s`` seconds (rebuilding the note reads the whole study, which costs more than a
-    short trial's bookkeeping once studies grow)."""
+    ``min_interval_s`` seconds (each rewrite stores the note anew in the study's attributes, which
+    every worker of the study writes)."""
 
     min_interval_s: float = 60.0
     last: float = float("-inf")

@@ -34,6 +34,7 @@ from hpsearch.search._pruning import (
     NoPruner,
     PairedPruner,
     PrunerEntry,
+    RungsPruner,
     SeedPruner,
     TrialCurves,
     WilcoxonPruner,
@@ -46,6 +47,7 @@ from hpsearch.search._results import (
     mean,
     population_std,
 )
+from hpsearch.search._rungs import Action, Rung, Rungs, RungTrial, rule_stops
 from hpsearch.search._space import GridSpace, SampledSpace, wide_space
 from hpsearch.search._spec import SPEC_VERSION, StudySpec
 from hpsearch.search._statistics import (
@@ -85,6 +87,7 @@ __all__ = [
     "STUDY_NAME_MAX",
     "TIED",
     "WORSE",
+    "Action",
     "Config",
     "ConfigResult",
     "Curve",
@@ -97,6 +100,10 @@ __all__ = [
     "PairedPruner",
     "PrunerEntry",
     "Range",
+    "Rung",
+    "RungTrial",
+    "Rungs",
+    "RungsPruner",
     "SampledSpace",
     "SeedProgress",
     "SeedPruner",
@@ -125,6 +132,7 @@ __all__ = [
     "parse_seeds",
     "population_std",
     "resolve_model",
+    "rule_stops",
     "seeds_needed",
     "sign_flip_p_value",
     "spec_diff",

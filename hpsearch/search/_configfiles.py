@@ -16,7 +16,7 @@ from typing import Any
 from hpsearch.errors import SpecError
 from hpsearch.search._datasets import DEFAULT_DATASET, DatasetRef
 from hpsearch.search._dimensions import DIMENSIONS
-from hpsearch.search._space import GridSpace, SampledSpace, wide_space
+from hpsearch.search._space import SAMPLER_SEED, GridSpace, SampledSpace, wide_space
 from hpsearch.search._spec import RECIPE_SEEDS, StudySpec
 from hpsearch.search._zoo import PRESETS, resolve_model
 
@@ -33,7 +33,7 @@ RECIPE_KEYS = {
     "use_crf",
 }
 RECIPE_REQUIRED = {"seeds", "batch_sizes", "hf_model", "epochs", "learning_rates", "hipe_datasets"}
-TOML_KEYS = {"model", "label", "datasets", "seeds", "data_dir", "space", "n_trials", "pruner"}
+TOML_KEYS = {"model", "label", "datasets", "seeds", "data_dir", "space", "n_trials", "pruner", "sampler_seed"}
 SPACE_KINDS = ("grid", "sampled")
 GRID_KEYS = {d.grid_key for d in DIMENSIONS.values()}
 
@@ -125,6 +125,7 @@ def _from_toml(data: Mapping[str, Any], path: Path) -> StudySpec:
             data_dir=data_dir,
             n_trials=n_trials,
             pruner=_typed(data, "pruner", str, path) if "pruner" in data else None,
+            sampler_seed=_typed(data, "sampler_seed", int, path, SAMPLER_SEED),
         )
     except SpecError as e:
         raise SpecError(f"{path}: {e}") from None

@@ -33,12 +33,13 @@ def build_spec(
     space: str | None = None,
     n_trials: int | None = None,
     pruner: str | None = None,
+    sampler_seed: int | None = None,
 ) -> StudySpec:
     """The spec from a config file or from ``--model`` and grid options; ``amp`` switches on mixed precision.
 
     ``space`` (``--space``) is ``paper`` (the grid from the options), ``wide`` or a TOML file with a
     ``[space]`` table; ``n_trials`` is a sampled space's budget and ``pruner`` the early-stopping
-    rule (both override a config file's).
+    rule, ``sampler_seed`` seeds a sampled space's draws (each overrides a config file's).
 
     Raises:
         SpecError: both or neither of ``model`` and ``config``, options that do not go together, bad values.
@@ -56,7 +57,7 @@ def build_spec(
             spec = replace(spec, data_dir=str(data_dir.resolve()))
         if amp:
             spec = replace(spec, space=_with_amp(spec.space))
-        return _with_search(spec, spec.space, n_trials, pruner)
+        return _with_search(spec, spec.space, n_trials, pruner, sampler_seed)
     assert model is not None
     paper = _paper_spec(model, datasets, learning_rates, batch_sizes, epochs, context_sizes, seeds, data_dir, amp)
     chosen = named_space(space or "paper", paper.model, paper=paper.space)
@@ -70,7 +71,7 @@ def build_spec(
             chosen = _with_amp(chosen)
     if isinstance(chosen, SampledSpace) and n_trials is None:
         n_trials = DEFAULT_N_TRIALS
-    return _with_search(paper, chosen, n_trials, pruner)
+    return _with_search(paper, chosen, n_trials, pruner, sampler_seed)
 
 
 def _with_amp(space: GridSpace | SampledSpace) -> GridSpace | SampledSpace:
@@ -80,9 +81,13 @@ def _with_amp(space: GridSpace | SampledSpace) -> GridSpace | SampledSpace:
 
 
 def _with_search(
-    spec: StudySpec, space: GridSpace | SampledSpace, n_trials: int | None, pruner: str | None
+    spec: StudySpec,
+    space: GridSpace | SampledSpace,
+    n_trials: int | None,
+    pruner: str | None,
+    sampler_seed: int | None = None,
 ) -> StudySpec:
-    """The spec with its space, and the budget and pruner from the command line where given."""
+    """The spec with its space, and the budget, pruner and sampler seed from the command line where given."""
     if n_trials is None and isinstance(space, SampledSpace) and isinstance(spec.space, SampledSpace):
         n_trials = spec.n_trials
     return replace(
@@ -90,6 +95,7 @@ def _with_search(
         space=space,
         n_trials=n_trials,
         pruner=pruner if pruner is not None else (spec.pruner if space is spec.space else None),
+        sampler_seed=sampler_seed if sampler_seed is not None else spec.sampler_seed,
     )
 
 

@@ -40,8 +40,8 @@ from hpsearch.errors import SpecError
 Curve = tuple[float, ...]
 """A run's dev F1 after each epoch (epoch 1 first)."""
 
-DEFAULT_PRUNER = {"grid": "none", "sampled": "paired"}
-"""The pruner a study gets without ``--pruner``, by space kind (``paired`` measured best: docs/search-spaces.md)."""
+DEFAULT_PRUNER = {"grid": "none", "sampled": "rungs"}
+"""The pruner a study gets without ``--pruner``, by space kind (``rungs`` measured best: docs/search-spaces.md)."""
 
 
 def best_so_far(curve: Sequence[float], epoch: int) -> float:
@@ -320,6 +320,26 @@ class PairedPruner(SeedPruner):
         return None
 
 
+class RungsPruner(PairedPruner):
+    """The ``paired`` rule, with the queue ordered in seed-major rungs (``hpsearch.search._rungs``).
+
+    A trial pauses at a rung unless it ranks in the top ``1/eta`` there; the paired rule still stops
+    runs and trials as it does alone. With ``tie_check``, once nothing new is left, a paused trial
+    with finished seeds is stopped only if the paired rule tells it is worse than the best trial on
+    them; otherwise it goes on, so near-ties train every seed.
+    """
+
+    name = "rungs"
+
+    def __init__(
+        self, *, first_epochs: int = 2, eta: int = 4, tie_check: bool = True, **paired: float | int | bool
+    ) -> None:
+        super().__init__(**paired)  # type: ignore[arg-type]
+        self.first_epochs = first_epochs
+        self.eta = eta
+        self.tie_check = tie_check
+
+
 class PrunerEntry(NamedTuple):
     """A rule ``--pruner`` can name: how to make it, and one line of help."""
 
@@ -331,6 +351,11 @@ PRUNERS: Mapping[str, PrunerEntry] = {
     NoPruner.name: PrunerEntry(NoPruner, "never stops a trial early"),
     WilcoxonPruner.name: PrunerEntry(WilcoxonPruner, "a Wilcoxon test on seeds against the best trial, between seeds"),
     PairedPruner.name: PrunerEntry(PairedPruner, "each seed against the best trial's same seed, epoch by epoch"),
+    RungsPruner.name: PrunerEntry(
+        RungsPruner,
+        "paired, with the work in seed-major rungs: every configuration's first seed to epoch 2 first, "
+        "then the top quarter goes on to more epochs and seeds (ASHA-like)",
+    ),
 }
 """Every rule ``--pruner`` takes, by name; the spec's check and the CLI's choices and help derive from it."""
 

@@ -25,7 +25,7 @@ MAX_GRID_POINTS = 100_000
 """The most points a grid may have (each becomes a queued trial)."""
 
 SAMPLER_SEED = 0
-"""A sampled study's trial ``n`` is drawn by a TPE sampler seeded with ``SAMPLER_SEED + n``."""
+"""A sampled study's trial ``n`` is drawn by a TPE sampler seeded with ``SAMPLER_SEED + n`` (``--sampler-seed``)."""
 
 
 def _grid_fields(cls: type[_T]) -> type[_T]:
@@ -182,15 +182,15 @@ class SampledSpace:
         drawn = {n: DIMENSIONS[n].suggest(trial, self.dimensions[n]) for n in self.searched}
         return Config(**self.constants, **drawn)
 
-    def sampler(self, trial_number: int) -> optuna.samplers.BaseSampler:
-        """The sampler that draws trial ``trial_number``'s configuration: TPE, seeded with ``SAMPLER_SEED`` plus it.
+    def sampler(self, trial_number: int, *, seed: int = SAMPLER_SEED) -> optuna.samplers.BaseSampler:
+        """The sampler that draws trial ``trial_number``'s configuration: TPE, seeded with ``seed`` plus it.
 
         A fresh seeded sampler per trial keeps concurrent workers from drawing the same stream;
         ``constant_liar`` makes TPE count trials still running as bad, so they are not drawn again.
         """
         from optuna.samplers import TPESampler
 
-        return TPESampler(seed=SAMPLER_SEED + trial_number, constant_liar=True)
+        return TPESampler(seed=seed + trial_number, constant_liar=True)
 
     def distributions(self) -> dict[str, optuna.distributions.BaseDistribution]:
         """The Optuna distribution of each searched dimension, as ``suggest`` uses them."""

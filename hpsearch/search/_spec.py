@@ -10,12 +10,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hpsearch.errors import SpecError
 from hpsearch.search._datasets import DEFAULT_DATASET, DatasetRef
 from hpsearch.search._pruning import DEFAULT_PRUNER, PRUNERS
-from hpsearch.search._space import MAX_GRID_POINTS, GridSpace, SampledSpace
+from hpsearch.search._space import MAX_GRID_POINTS, SAMPLER_SEED, GridSpace, SampledSpace
+
+if TYPE_CHECKING:
+    import optuna
 
 SPEC_VERSION = 1
 """The ``spec_version`` that ``to_dict`` writes; ``from_dict`` reads it and every earlier one."""
@@ -53,8 +56,8 @@ class StudySpec:
     """What to train and how to search: model, data, seeds, search space, budget and pruner.
 
     A grid queues its points; a sampled space queues ``n_trials`` trials whose configurations
-    the workers draw (``n_trials`` is its budget). ``pruner`` names the early-stopping rule
-    (``hpsearch.search._pruning.PRUNERS``); None picks the space kind's default.
+    the workers draw (``n_trials`` is its budget), seeded with ``sampler_seed``. ``pruner`` names the
+    early-stopping rule (``hpsearch.search._pruning.PRUNERS``); None picks the space kind's default.
     """
 
     model: str
@@ -65,6 +68,7 @@ class StudySpec:
     data_dir: str | None = None
     n_trials: int | None = None
     pruner: str | None = None
+    sampler_seed: int = SAMPLER_SEED
 
     def __post_init__(self) -> None:
         if self.pruner is None:
@@ -78,6 +82,12 @@ class StudySpec:
                 raise SpecError(f"--n-trials must be <= {MAX_TRIALS:,}, but got {self.n_trials:,}.")
         elif self.n_trials is not None:
             raise SpecError("--n-trials sets the budget of a sampled space; a grid queues each of its points once.")
+        if isinstance(self.sampler_seed, bool) or not isinstance(self.sampler_seed, int):
+            raise SpecError(f"--sampler-seed must be a whole number, but got {self.sampler_seed!r}.")
+        if not 0 <= self.sampler_seed <= MAX_SEED:
+            raise SpecError(f"--sampler-seed must be >= 0 and <= {MAX_SEED}, but got {self.sampler_seed}.")
+        if self.sampler_seed != SAMPLER_SEED and not isinstance(self.space, SampledSpace):
+            raise SpecError("--sampler-seed seeds a sampled space's draws; a grid queues its points in order.")
         if not self.model:
             raise SpecError("the model is empty; give a preset name, a hub id or a local model folder.")
         if not self.datasets:
@@ -98,6 +108,11 @@ class StudySpec:
         """Trials the study queues: the grid's points, or a sampled space's budget."""
         return self.n_trials if isinstance(self.space, SampledSpace) else len(self.space)  # type: ignore[return-value]
 
+    def sampler(self, trial_number: int) -> optuna.samplers.BaseSampler:
+        """The sampler that draws trial ``trial_number``'s configuration (a sampled space's only)."""
+        assert isinstance(self.space, SampledSpace)
+        return self.space.sampler(trial_number, seed=self.sampler_seed)
+
     def to_dict(self) -> dict[str, Any]:
         """The stored form (JSON-able); keys that older specs lacked are left out at their defaults."""
         extra: dict[str, Any] = {}
@@ -105,6 +120,8 @@ class StudySpec:
             extra["n_trials"] = self.n_trials
         if self.pruner != "none":
             extra["pruner"] = self.pruner  # specs stored before pruners existed stay equal
+        if self.sampler_seed != SAMPLER_SEED:
+            extra["sampler_seed"] = self.sampler_seed
         return {
             "spec_version": SPEC_VERSION,
             "model": self.model,
@@ -152,6 +169,7 @@ def _from_v1(data: Mapping[str, Any]) -> StudySpec:
         data_dir=data.get("data_dir"),
         n_trials=data.get("n_trials"),
         pruner=data.get("pruner", "none"),
+        sampler_seed=data.get("sampler_seed", SAMPLER_SEED),
     )
 
 

@@ -29,6 +29,7 @@ from hpsearch.store._logs import (
 )
 from hpsearch.store._queue import (
     claim_next,
+    claim_trial,
     count_running,
     fail_stale_trials,
     fail_trial,
@@ -36,6 +37,7 @@ from hpsearch.store._queue import (
     hand_back,
     hand_over,
     latest_copy,
+    pause,
     record_heartbeat,
     refresh_params,
     requeue,
@@ -52,6 +54,7 @@ from hpsearch.store._record import (
     IMPORTED_ATTR,
     METRIC_NAME,
     MODEL_FILES,
+    PAUSED_ATTR,
     PID_ATTR,
     PROGRESS_ATTR,
     PRUNE_REASON_ATTR,
@@ -113,6 +116,10 @@ from hpsearch.store._studies import (
     trial_result,
     unfinished_creation,
 )
+from hpsearch.store._view import (
+    StudyView,
+    study_view,
+)
 
 __all__ = [
     "ARTIFACTS_DIRNAME",
@@ -126,6 +133,7 @@ __all__ = [
     "IMPORTED_ATTR",
     "METRIC_NAME",
     "MODEL_FILES",
+    "PAUSED_ATTR",
     "PID_ATTR",
     "PROGRESS_ATTR",
     "PRUNE_REASON_ATTR",
@@ -148,9 +156,11 @@ __all__ = [
     "Extension",
     "Requeued",
     "StudyResults",
+    "StudyView",
     "TrainingLog",
     "best_model_filename",
     "claim_next",
+    "claim_trial",
     "config_of",
     "contained_trial_dir",
     "count_running",
@@ -176,6 +186,7 @@ __all__ = [
     "mask_url",
     "open_storage",
     "parse_url",
+    "pause",
     "queued_count",
     "read_storage_file",
     "reason_text",
@@ -197,6 +208,7 @@ __all__ = [
     "study_names",
     "study_results",
     "study_run_dirs",
+    "study_view",
     "summary_attrs",
     "trial_dir",
     "trial_is_running",

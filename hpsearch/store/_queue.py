@@ -19,6 +19,8 @@ and gets its heartbeat in the same commit: a RUNNING trial without a heartbeat, 
 finds stale, cannot arise, not even when the claimant dies at once or its connection breaks before
 the commit's reply arrives.
 
+``TrialTable`` reads a study's trials by id for ``hpsearch.store.StudyView``.
+
 This is the one module of hpsearch that uses Optuna's private API; each use says why the public API
 does not serve. ``tests/store/test_queue.py`` names, test by test, the Optuna behaviour relied on.
 """
@@ -26,15 +28,16 @@ does not serve. ``tests/store/test_queue.py`` names, test by test, the Optuna be
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hpsearch.search import SeedResult
 from hpsearch.store._backoff import with_retries
 from hpsearch.store._record import (
     FAIL_REASON_ATTR,
+    PAUSED_ATTR,
     PROGRESS_ATTR,
     REQUEUED_FROM_ATTR,
     RETRIES_ATTR,
@@ -46,15 +49,38 @@ from hpsearch.store._record import (
 
 if TYPE_CHECKING:
     import optuna
+    import sqlalchemy.orm
     from optuna.artifacts import ArtifactMeta
-    from optuna.trial import FrozenTrial
+    from optuna.trial import FrozenTrial, TrialState
 
 
 # --- claiming and heartbeats ----------------------------------------------------------------------
 
 
 def claim_next(study: optuna.Study) -> optuna.Trial | None:
-    """Mark the study's next WAITING trial RUNNING, with a fresh heartbeat; the trial, or None if none waits."""
+    """Mark the study's next WAITING trial RUNNING, with a fresh heartbeat; the trial, or None if none waits.
+
+    Re-queued trials come first; paused trials (``PAUSED_ATTR``) are left to ``claim_trial``.
+    """
+    import sqlalchemy
+    from optuna.storages._rdb import models
+
+    trial_model, attr, user = models.TrialModel, models.TrialSystemAttributeModel, models.TrialUserAttributeModel
+    requeued = sqlalchemy.exists().where(attr.trial_id == trial_model.trial_id, attr.key == REQUEUED_FROM_ATTR)
+    paused = sqlalchemy.exists().where(
+        user.trial_id == trial_model.trial_id, user.key == PAUSED_ATTR, user.value_json != "null"
+    )
+    return _claim(study, lambda q: q.where(~paused).order_by(requeued.desc(), trial_model.trial_id))
+
+
+def claim_trial(study: optuna.Study, number: int) -> optuna.Trial | None:
+    """Mark trial ``number`` RUNNING if it is WAITING (a paused trial a worker promotes); None if another took it."""
+    from optuna.storages._rdb import models
+
+    return _claim(study, lambda q: q.where(models.TrialModel.number == number))
+
+
+def _claim(study: optuna.Study, narrow: Callable[[Any], Any]) -> optuna.Trial | None:
     import optuna
     import sqlalchemy
     from optuna.storages._rdb import models
@@ -64,14 +90,12 @@ def claim_next(study: optuna.Study) -> optuna.Trial | None:
     # Private: Optuna's public API has no "take one WAITING trial" (Study.ask scans them all), so
     # the claim is written on Optuna's own tables (models), in Optuna's session helper.
     backend = _rdb_backend(study)
-    trial_model, attr = models.TrialModel, models.TrialSystemAttributeModel
-    requeued = sqlalchemy.exists().where(attr.trial_id == trial_model.trial_id, attr.key == REQUEUED_FROM_ATTR)
-    query = (
-        sqlalchemy.select(trial_model)
-        .where(trial_model.study_id == study._study_id, trial_model.state == TrialState.WAITING)
-        .order_by(requeued.desc(), trial_model.trial_id)
-        .limit(1)
-    )
+    trial_model = models.TrialModel
+    query = narrow(
+        sqlalchemy.select(trial_model).where(
+            trial_model.study_id == study._study_id, trial_model.state == TrialState.WAITING
+        )
+    ).limit(1)
     if backend.engine.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     with _create_scoped_session(backend.scoped_session) as session:
@@ -164,6 +188,12 @@ def hand_back(trial: optuna.Trial) -> bool:
         return trial.storage.set_trial_state_values(trial._trial_id, TrialState.WAITING)  # type: ignore[attr-defined]
     except UpdateFinishedTrialError:
         return False
+
+
+def pause(trial: optuna.Trial, reason: str) -> bool:
+    """Put a RUNNING trial back in the queue as paused at a rung, keeping its seeds; False if it has finished."""
+    trial.set_user_attr(PAUSED_ATTR, reason_text(reason))  # first: a WAITING trial without it is fresh work
+    return hand_back(trial)
 
 
 # --- dead workers: failing, re-queueing, handing over ----------------------------------------------
@@ -313,3 +343,98 @@ def set_study_system_attrs(study: optuna.Study, attrs: dict[str, object]) -> Non
     # Private: as above, the public API has no setter for study system attributes.
     for key, value in attrs.items():
         study._storage.set_study_system_attr(study._study_id, key, value)
+
+
+# --- reading a study's trials by id (hpsearch.store.StudyView) --------------------------------------
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    """One trial as :meth:`TrialTable.changes` scans it: no attribute is decoded."""
+
+    trial_id: int
+    state: TrialState
+    attrs: tuple[int, int]
+    """A WAITING trial's user attributes: how many, and the sum of their row ids (an added one changes both);
+    else (0, 0)."""
+
+
+class TrialTable:
+    """One study's rows in Optuna's trial tables, read by trial id, for :class:`hpsearch.store.StudyView`.
+
+    Holds the storage and the study's id, not the study, so that a view kept per ``Study`` object
+    does not keep it alive.
+    """
+
+    READ_BATCH = 500
+    """Trial ids per ``IN (...)`` list: SQLite limits the parameters of one statement."""
+
+    def __init__(self, study: optuna.Study) -> None:
+        # Private: Optuna reads trials by study (get_all_trials, every trial or its own cache's
+        # idea of what changed), by id one query at a time (get_trial), but never a chosen set of
+        # ids in one query, nor states without the attributes. A study keeps its id in _study_id only.
+        self._storage = _rdb_backend(study)
+        self._study_id: int = study._study_id
+
+    def changes(
+        self, after_id: int, choose: Callable[[list[TrialRow]], Collection[int]]
+    ) -> tuple[list[TrialRow], dict[int, FrozenTrial]]:
+        """Scan the study's unfinished trials and those with ids above ``after_id``, then read the trials
+        ``choose`` picks from the scan, in one transaction.
+
+        The scan selects ids, states and, for WAITING trials, the count and the sum of the row ids of their user
+        attributes: its cost grows with the trials queued and running, not with those finished.
+
+        Returns:
+            The scan, and the trials read by trial id (ids no longer stored are missing).
+        """
+        import sqlalchemy
+        from optuna.storages._rdb import models
+        from optuna.storages._rdb.storage import _create_scoped_session
+        from optuna.trial import TrialState
+
+        trial, attr = models.TrialModel, models.TrialUserAttributeModel
+        waiting = trial.state == TrialState.WAITING
+        # Per WAITING trial, on the (trial_id, key) index. Not max(id): PostgreSQL answers it by walking
+        # the primary key down from the newest attribute of the whole table.
+        own = attr.trial_id == trial.trial_id
+        count = sqlalchemy.select(sqlalchemy.func.count()).where(own).scalar_subquery()
+        ids = sqlalchemy.select(sqlalchemy.func.sum(attr.trial_user_attribute_id)).where(own).scalar_subquery()
+        scan = sqlalchemy.select(
+            trial.trial_id,
+            trial.state,
+            sqlalchemy.case((waiting, count), else_=0),
+            sqlalchemy.case((waiting, sqlalchemy.func.coalesce(ids, 0)), else_=0),
+        ).where(
+            trial.study_id == self._study_id,
+            sqlalchemy.or_(trial.state.in_((TrialState.RUNNING, TrialState.WAITING)), trial.trial_id > after_id),
+        )
+        with _create_scoped_session(self._storage.scoped_session) as session:
+            rows = [TrialRow(i, s, (n, int(ids))) for i, s, n, ids in session.execute(scan)]
+            ids = sorted(choose(rows))
+            read: dict[int, FrozenTrial] = {}
+            for start in range(0, len(ids), self.READ_BATCH):
+                for model in self._query(session, ids[start : start + self.READ_BATCH]):
+                    # Private: RDBStorage builds a FrozenTrial from its row so (get_trial, _get_trials).
+                    read[model.trial_id] = self._storage._build_frozen_trial_from_trial_model(model)
+        return rows, read
+
+    @staticmethod
+    def _query(session: sqlalchemy.orm.Session, ids: Sequence[int]) -> list[Any]:
+        """The trials' rows with everything a FrozenTrial holds, loaded as ``RDBStorage._get_trials`` loads them."""
+        from optuna.storages._rdb import models
+        from sqlalchemy.orm import selectinload
+
+        trial = models.TrialModel
+        return (
+            session.query(trial)
+            .options(
+                selectinload(trial.params),
+                selectinload(trial.values),
+                selectinload(trial.user_attributes),
+                selectinload(trial.system_attributes),
+                selectinload(trial.intermediate_values),
+            )
+            .filter(trial.trial_id.in_(ids))
+            .all()
+        )

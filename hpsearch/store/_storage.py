@@ -93,7 +93,8 @@ def open_storage(
 
     SQLite gets WAL, a long busy timeout and ``BEGIN IMMEDIATE`` transactions, so that concurrent
     workers queue for the write lock instead of failing with "database is locked" or racing for a
-    trial. PostgreSQL gets a small pool whose connections are checked before use.
+    trial. PostgreSQL gets a small pool whose connections are checked before use, and no server-side
+    prepared statements, so that it also runs behind PgBouncer in transaction mode (docs/fleet.md).
 
     Args:
         url: A SQLAlchemy URL.
@@ -121,7 +122,9 @@ def open_storage(
         engine_kwargs = {"connect_args": {"timeout": 120}}
     else:
         engine_kwargs = {"pool_pre_ping": True, "pool_size": 2, "max_overflow": 2, "pool_recycle": 600}
-        engine_kwargs["connect_args"] = {"connect_timeout": 10}
+        # psycopg prepares a statement on the server after 5 runs; behind a transaction pooler the next
+        # transaction may run on another server connection, where it is missing ("_pg3_0 does not exist").
+        engine_kwargs["connect_args"] = {"connect_timeout": 10, "prepare_threshold": None}
     if read_only:
         _check_optuna_tables(parsed, path, engine_kwargs)
 
@@ -135,7 +138,9 @@ def open_storage(
                     heartbeat_interval=heartbeat_interval,
                     grace_period=grace_period,
                     skip_table_creation=read_only,
+                    skip_compatibility_check=True,  # Optuna's check nests two connections: see below
                 )
+                _check_schema_version(storage)
             break
         except Exception as e:  # noqa: BLE001 - any connection failure is reported the same way
             if attempt < _CREATION_RACE_TRIES and _lost_creation_race(e):
@@ -144,6 +149,23 @@ def open_storage(
     if path is not None and not read_only:
         _serialise_sqlite(storage.engine)
     return storage
+
+
+def _check_schema_version(storage: optuna.storages.RDBStorage) -> None:
+    """Optuna's schema check, one connection at a time.
+
+    Optuna's own check reads the schema's alembic version on a second connection while its first one
+    stays in a transaction. Behind PgBouncer in transaction mode, each of those holds a server
+    connection: workers that open the storage at once take every server connection and wait for one more.
+    """
+    current, head = storage.get_current_version(), storage.get_head_version()
+    if current != head:
+        advice = (
+            "upgrade it with `optuna storage upgrade --storage URL`"
+            if current in storage.get_all_versions()
+            else "it was made by a newer Optuna: update Optuna"
+        )
+        raise StorageError(f"the storage's schema is {current}, this Optuna's is {head}; {advice}.")
 
 
 _CREATION_RACE_TRIES = 3

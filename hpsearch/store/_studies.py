@@ -16,6 +16,7 @@ from hpsearch.store._record import (
     CREATION_ATTR,
     FAIL_REASON_ATTR,
     METRIC_NAME,
+    PAUSED_ATTR,
     PROGRESS_ATTR,
     PRUNE_REASON_ATTR,
     SPEC_ATTR,
@@ -266,7 +267,8 @@ def trial_result(trial: FrozenTrial, spec: StudySpec) -> ConfigResult:
         trial_number=trial.number,
         params=config_of(trial, spec).to_params() if _drawn(trial, spec) else dict(trial.params),
         note=str(trial.user_attrs.get(FAIL_REASON_ATTR, trial.user_attrs.get(PRUNE_REASON_ATTR, "")))
-        or (worker_location(trial.user_attrs) if state == "running" else ""),  # where it runs
+        or (worker_location(trial.user_attrs) if state == "running" else "")  # where it runs
+        or (str(trial.user_attrs.get(PAUSED_ATTR) or "") if state == "waiting" else ""),  # why it waits at a rung
         progress=decode_progress(trial.user_attrs.get(PROGRESS_ATTR)) if state == "running" else None,
     )
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from hpsearch.dashboard import NoteSchedule, publish_trial, try_update_study_note
 from hpsearch.errors import SpecError, TrainingError, UsageError, first_line
-from hpsearch.search import SeedResult, StudySpec
+from hpsearch.search import SampledSpace, SeedResult, StudySpec
 from hpsearch.store import (
     RUN_DIR_ATTR,
     Artifacts,
@@ -35,6 +35,7 @@ from hpsearch.store import (
     load_study,
     mask_url,
     open_storage,
+    pause,
     record_heartbeat,
     remove_run_models,
     requeue,
@@ -43,7 +44,8 @@ from hpsearch.store import (
 from hpsearch.training import FlairTrainer, RunHooks, RunInterrupted, Trainer, TrainingOptions
 from hpsearch.worker._faults import WorkerFaultError, worker_fault
 from hpsearch.worker._progress import LineProgress, Progress
-from hpsearch.worker._trial import run_trial
+from hpsearch.worker._rungs import claim_with_rungs, study_rungs
+from hpsearch.worker._trial import TrialPaused, run_trial
 
 if TYPE_CHECKING:
     import optuna
@@ -206,10 +208,20 @@ def _claim_next(
     """
     for study, spec in studies:
         fail_stale_trials(study, grace_period=options.grace_period, max_retries=options.max_retries)
-        trial = claim_next(study)
+        rungs = study_rungs(spec, _epochs(spec))
+        if rungs is None:
+            trial = claim_next(study)
+        else:
+            trial = claim_with_rungs(study, spec, rungs, lambda s=study: s.get_trials(deepcopy=False))
         if trial is not None:
             return study, spec, trial
     return None
+
+
+def _epochs(spec: StudySpec) -> int:
+    """Epochs a seed trains in the study: rungs need one value (a space with several gets no rungs)."""
+    epochs = spec.space.dimensions["epochs"] if isinstance(spec.space, SampledSpace) else spec.space.values("epochs")
+    return epochs[0] if isinstance(epochs, tuple) and len(epochs) == 1 else 0
 
 
 def _count_running(studies: Sequence[tuple[optuna.Study, StudySpec]]) -> int:
@@ -243,6 +255,16 @@ def _train_claimed(
             hooks=RunHooks(stop=options.stop),
             after_seed=lambda seed, run_dir: artifacts.upload_seed_log(trial, seed, run_dir),
         )
+    except TrialPaused as e:
+        # Not in the top of its rung yet (hpsearch.search._rungs): back in the queue with what it trained.
+        heartbeat.stop()
+        why = str(e)
+        with_retries(lambda: pause(trial, why))
+        progress.trial_done("paused", None, why)
+        own = trial.user_attrs.get(RUN_DIR_ATTR)
+        if own:
+            remove_run_models(Path(own))
+        return "paused"
     except optuna.TrialPruned as e:
         # The pruner stopped it (hpsearch.search._pruning); its seeds, partial curves and prune_reason stay on it.
         heartbeat.stop()

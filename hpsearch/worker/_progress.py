@@ -94,7 +94,7 @@ class LineProgress:
         self._emit(f"trial={self._trial} {self._seed_label} epoch {epoch}/{self._epochs} dev_f1={dev_f1:.4f}")
 
     def seed_done(self, result: SeedResult) -> None:
-        state = "done" if result.complete else "pruned"
+        state = "done" if result.complete else f"stopped after epoch {len(result.dev_curve)}"
         self._emit(
             f"trial={self._trial} {self._seed_label} {state} dev_f1={result.dev_f1:.4f} "
             f"test_f1={result.test_f1 if result.test_f1 is None else round(result.test_f1, 4)} "
@@ -190,7 +190,7 @@ class RichProgress:
         with self._lock:
             self._trained += 1
             self._epoch, self._batch = 0, 0
-        state = "done" if result.complete else "pruned"
+        state = "done" if result.complete else f"stopped after epoch {len(result.dev_curve)}"
         test = "" if result.test_f1 is None else f" test F1 {result.test_f1:.4f}"
         self._print(
             f"trial {self._trial} seed {self._seed_index + 1}/{self._n_seeds} (seed={result.seed}) {state}: "

@@ -18,7 +18,8 @@ import os
 import platform
 import socket
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -28,6 +29,8 @@ from hpsearch.errors import UsageError
 from hpsearch.results import eta_seconds
 from hpsearch.search import (
     Config,
+    Rungs,
+    RungTrial,
     SampledSpace,
     SeedProgress,
     SeedResult,
@@ -58,6 +61,7 @@ from hpsearch.store import (
 from hpsearch.training import RunHooks, RunPruned, Trainer
 from hpsearch.worker._faults import WorkerFaultError
 from hpsearch.worker._progress import Progress
+from hpsearch.worker._rungs import rung_view, study_rungs
 from hpsearch.worker._schedule import TrialSchedule
 
 if TYPE_CHECKING:
@@ -67,6 +71,10 @@ log = logging.getLogger("hpsearch.worker")
 
 PROGRESS_INTERVAL_S = 60.0
 """Seconds between two writes of a seed's ``progress``, at epochs' ends; a trial's first epoch writes at once."""
+
+
+class TrialPaused(Exception):  # noqa: N818 (an outcome, like optuna.TrialPruned)
+    """The trial paused at a rung (``--pruner rungs``): the worker puts it back in the queue with what it trained."""
 
 
 @dataclass(frozen=True)
@@ -103,9 +111,10 @@ def run_trial(
     Raises:
         RunInterrupted, TrainingError: from the trainer; seeds stored so far stay on the trial.
         optuna.TrialPruned: the pruner stopped the trial; what it measured stays on the trial.
+        TrialPaused: the trial paused at a rung; what it measured stays on the trial.
     """
     if isinstance(spec.space, SampledSpace):
-        trial.study.sampler = spec.space.sampler(trial.number)  # a stream of its own for each trial
+        trial.study.sampler = spec.sampler(trial.number)  # a stream of its own for each trial
     config = with_retries(_suggest_config, spec, trial)
     try:
         run_root = contained_trial_dir(output_dir, trial.study.study_name, trial.number, config.name)
@@ -117,13 +126,19 @@ def run_trial(
         with_retries(trial.set_user_attr, key, value)
     progress.trial_started(trial.study.study_name, trial.number, config, len(spec.seeds))
 
+    stored = seed_results_from_attrs(trial.user_attrs)
+    done = {s: r for s, r in stored.items() if r.complete}
+    rungs = study_rungs(spec, config.epochs)
     schedule = TrialSchedule(
         make_pruner(spec.pruner or "none"),
         spec.seeds,
         config.epochs,
+        rungs=rungs,
+        peers=lambda: rung_view(with_retries(lambda: trial.study.get_trials(deepcopy=False)), spec.seeds),
+        number=trial.number,
+        promoted_from=_rung_reached(rungs, trial.number, stored),
         finished=lambda: with_retries(finished_curves, trial.study, trial.number),
     )
-    done = {s: r for s, r in seed_results_from_attrs(trial.user_attrs).items() if r.complete}
     reporter = _SeedReporter(trial, spec, progress)
     runs: list[SeedResult] = []
     for index, seed in enumerate(spec.seeds):
@@ -140,10 +155,16 @@ def run_trial(
             if after_seed is not None:
                 after_seed(seed, seed_dir(run_root, seed))
             if not result.complete:
+                if schedule.paused is not None:
+                    raise TrialPaused(schedule.paused)
                 _prune(trial, schedule.run_stopped(result.epochs_done))
-        with_retries(trial.report, result.dev_f1, index)
+        with warnings.catch_warnings():  # a paused trial reported its stored seeds before
+            warnings.filterwarnings("ignore", "The reported value is ignored", UserWarning)
+            with_retries(trial.report, result.dev_f1, index)
         runs.append(result)
-        reason = schedule.seed_done(seed, result.dev_curve)
+        reason = schedule.seed_done(seed, result.dev_curve, stored=seed in done)
+        if schedule.paused is not None:
+            raise TrialPaused(schedule.paused)
         if reason is not None:
             _prune(trial, reason)
 
@@ -153,6 +174,16 @@ def run_trial(
         with_retries(trial.set_user_attr, key, value)
     dev = [r.dev_f1 for r in runs]
     return TrialOutcome(value=mean(dev), runs=tuple(runs))
+
+
+def _rung_reached(rungs: Rungs | None, number: int, stored: Mapping[int, SeedResult]) -> int:
+    """The highest rung the trial reached before this run (-1: none, or no rungs)."""
+    if rungs is None:
+        return -1
+    runs = {s: r.dev_curve for s, r in stored.items() if r.complete}
+    following = next((s for s in rungs.seeds if s not in runs), None)
+    partial = stored[following].dev_curve if following in stored else ()
+    return rungs.reached(RungTrial(number, runs, tuple(partial)))
 
 
 def _suggest_config(spec: StudySpec, trial: optuna.Trial) -> Config:
@@ -171,17 +202,25 @@ def finished_curves(study: optuna.Study, exclude: int | None = None) -> list[Tri
     Complete trials are candidates for the reference; the finished seeds of pruned and running
     trials (``complete=False``) only show how runs climb. ``exclude`` is the asking trial's number.
     """
+    import bisect
+
     from optuna.trial import TrialState
 
-    out = []
-    states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
-    for t in study.get_trials(deepcopy=False, states=states):
-        if t.number == exclude:
-            continue
+    from hpsearch.store import study_view
+
+    def curves(t: optuna.trial.FrozenTrial) -> TrialCurves | None:
         runs = {s: r.dev_curve for s, r in seed_results_from_attrs(t.user_attrs).items() if r.complete and r.dev_curve}
-        if runs:
-            out.append(TrialCurves(runs=runs, number=t.number, complete=t.state == TrialState.COMPLETE))
-    return out
+        return TrialCurves(runs=runs, number=t.number, complete=t.state == TrialState.COMPLETE) if runs else None
+
+    # The process's view of the study (one per study, shared with the note) reads and decodes each
+    # finished trial once. Its list is in trial-number order: the asking trial is found by bisection,
+    # not by a pass over every trial.
+    states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+    found = study_view(study).derived("hpsearch.worker.finished_curves", curves, states)
+    i = bisect.bisect_left(found, exclude, key=lambda c: c.number) if exclude is not None else len(found)
+    if i < len(found) and found[i].number == exclude:
+        del found[i]
+    return found
 
 
 class _SeedReporter:

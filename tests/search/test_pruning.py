@@ -17,6 +17,7 @@ from hpsearch.search import (
     GridSpace,
     NoPruner,
     PairedPruner,
+    RungsPruner,
     SeedResult,
     StudySpec,
     TrialCurves,
@@ -245,6 +246,34 @@ def test_default_pruner_never_prunes_the_recorded_grids_winner(curves: Path) -> 
         summary = replay.replay(lambda _: grid, make_pruner("paired"), orders=200, seed=seed)
         assert summary.best_pruned == 0 and summary.within == 1.0
         assert summary.fraction_mean <= RECORDINGS[curves]
+
+
+RUNG_RECORDINGS = [
+    *RECORDINGS,
+    BENCHMARKS / "data" / "minilm-ajmc-de-hpsearch-curves.json",  # held out: no setting was chosen on these
+    BENCHMARKS / "data" / "minilm-ajmc-fr-hpsearch-curves.json",
+]
+
+
+@pytest.mark.parametrize("curves", RUNG_RECORDINGS, ids=lambda p: p.stem)
+def test_rungs_find_the_recorded_grids_winner_with_at_most_40_percent_of_its_epochs(curves: Path) -> None:
+    if not curves.exists():
+        pytest.skip(f"{curves.name} is not recorded (benchmarks/record_study.py)")
+    replay = replay_module()
+    grid = replay.load_curves(curves)
+    summary = replay.replay(lambda _: grid, make_pruner("rungs"), orders=200, seed=0)
+    assert summary.within >= 0.95 and summary.fraction_mean <= 0.40, summary
+
+
+def test_rungs_are_never_worse_than_paired_on_the_papers_grid_thanks_to_the_tie_check() -> None:
+    replay = replay_module()
+    for seed in (0, 1, 2):
+        paired = replay.replay(replay.paper_grid, make_pruner("paired"), orders=200, seed=seed)
+        rungs = replay.replay(replay.paper_grid, make_pruner("rungs"), orders=200, seed=seed)
+        assert rungs.within >= paired.within and rungs.fraction_mean <= paired.fraction_mean + 0.005
+    # Without it, one seed would rank four near-equal configurations: the best is often stopped.
+    blind = replay.replay(replay.paper_grid, RungsPruner(tie_check=False), orders=100)
+    assert blind.within < 0.9
 
 
 def test_default_pruner_never_prunes_the_papers_winner() -> None:

@@ -166,7 +166,7 @@ def test_cli_creates_a_wide_study(sqlite_url: str) -> None:
     result = CliRunner().invoke(app, ["create", "--model", "bert", "--space", "wide", "--storage", sqlite_url])
     assert result.exit_code == 0, result.stderr
     assert "20 trials (configurations drawn by the workers) queued" in result.stdout
-    assert "early stopping: paired" in result.stdout
+    assert "early stopping: rungs" in result.stdout
 
 
 def test_dimensions_are_the_config_fields() -> None:
