@@ -39,6 +39,7 @@ from hpsearch.store import (
     record_heartbeat,
     remove_run_models,
     requeue,
+    study_view,
     with_retries,
 )
 from hpsearch.training import FlairTrainer, RunHooks, RunInterrupted, Trainer, TrainingOptions
@@ -209,10 +210,8 @@ def _claim_next(
     for study, spec in studies:
         fail_stale_trials(study, grace_period=options.grace_period, max_retries=options.max_retries)
         rungs = study_rungs(spec, _epochs(spec))
-        if rungs is None:
-            trial = claim_next(study)
-        else:
-            trial = claim_with_rungs(study, spec, rungs, lambda s=study: s.get_trials(deepcopy=False))
+        read = study_view(study).trials
+        trial = claim_next(study) if rungs is None else claim_with_rungs(study, spec, rungs, read)
         if trial is not None:
             return study, spec, trial
     return None
