@@ -67,6 +67,7 @@ from hpsearch.results._significance import (
     verdicts,
 )
 from hpsearch.results._status import (
+    LiveEta,
     device_hours,
     eta_seconds,
     studies_table,
@@ -83,6 +84,7 @@ __all__ = [
     "ConfigCost",
     "CostSummary",
     "ImportSummary",
+    "LiveEta",
     "ModelStatistics",
     "OutputFormat",
     "all_study_results",

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from hpsearch.formatting import pct, pm, short_duration
 from hpsearch.results._significance import SHORT_VERDICT, verdicts
-from hpsearch.search import ConfigResult, Range, SampledSpace, SeedProgress
+from hpsearch.search import ConfigResult, Range, SampledSpace, SeedProgress, StudySpec
 from hpsearch.store import StudyResults
 
 STATE_STYLE = {"complete": "green", "running": "cyan", "waiting": "dim", "failed": "red", "pruned": "yellow"}
@@ -27,36 +27,108 @@ def eta_seconds(results: StudyResults, workers: int | None = None) -> float | No
     configurations, less the epochs a seed in training has done (a retry keeps the seeds its failed
     trial finished); with no trial running, one worker is assumed.
     """
-    measured: dict[tuple[object, object], list[float]] = {}  # kind -> [seconds, epochs]
-    seen: set[tuple[object, ...]] = set()
+    times = _EpochTimes()
     for c in results.all_trials:
+        times.add(c)
+    left = [c for c in results.configs if c.state in _UNFINISHED]
+    return _time_left(times, left, results.spec, workers or max(1, results.count("running")))
+
+
+class LiveEta:
+    """:func:`eta_seconds` of one study, asked again and again by a worker (its live view's study ETA).
+
+    A finished trial's runs are counted once, when first seen; a call then costs the trials queued
+    and running, not those finished. Gives what ``eta_seconds(study_results(...))`` gives.
+
+    Example:
+        >>> eta = LiveEta(spec)  # doctest: +SKIP
+        >>> eta.seconds(live_trial_results(study, spec))  # doctest: +SKIP
+        5400.0
+    """
+
+    def __init__(self, spec: StudySpec) -> None:
+        self._spec = spec
+        self._finished = _EpochTimes()
+        self._counted: set[int] = set()  # numbers of the finished trials in _finished
+        self._latest: dict[str, int] = {}  # configuration name -> its latest finished trial's number
+        self._complete: set[str] = set()  # names with a complete finished trial
+
+    def seconds(self, trials: Sequence[ConfigResult]) -> float | None:
+        """The study's remaining time; ``trials``: all of its trials, in number order."""
+        unfinished = [c for c in trials if c.state in _UNFINISHED]
+        for c in trials:
+            if c.state not in _UNFINISHED and c.trial_number not in self._counted:
+                self._counted.add(c.trial_number if c.trial_number is not None else -1)
+                self._finished.add(c)
+                self._latest[c.name] = max(self._latest.get(c.name, -1), c.trial_number or 0)
+                if c.state == "complete":
+                    self._complete.add(c.name)
+        times = self._finished.copy()
+        latest: dict[str, ConfigResult] = {}  # name -> its latest queued or running trial
+        for c in unfinished:
+            times.add(c)
+            latest[c.name] = c
+        # study_results' choice: a configuration's latest complete trial, else its latest trial.
+        left = [
+            c
+            for name, c in latest.items()
+            if name not in self._complete and (c.trial_number or 0) > self._latest.get(name, -1)
+        ]
+        return _time_left(times, left, self._spec, max(1, sum(1 for c in left if c.state == "running")))
+
+
+_UNFINISHED = ("waiting", "running")
+
+
+class _EpochTimes:
+    """Seconds and epochs trained, by cost kind; a run stored in several trials (a retry keeps the seeds
+    its failed trial finished) counts once."""
+
+    def __init__(self, base: _EpochTimes | None = None) -> None:
+        self.totals: dict[tuple[object, object], list[float]] = (
+            {} if base is None else {kind: list(total) for kind, total in base.totals.items()}
+        )
+        self._seen: set[tuple[object, ...]] = set()
+        self._base_seen = set() if base is None else base._seen  # read, never changed
+
+    def add(self, c: ConfigResult) -> None:
+        """The configuration's stored runs, and its seed in training."""
+        kind = _cost_kind(c)
         for r in c.runs:
             key = (c.name, r.seed, r.wall_time_s, r.dev_curve)
-            if r.epochs_done and r.wall_time_s > 0 and key not in seen:
-                seen.add(key)
-                total = measured.setdefault(_cost_kind(c), [0.0, 0.0])
-                total[0] += r.wall_time_s
-                total[1] += r.epochs_done
+            if r.dev_curve and r.wall_time_s > 0 and key not in self._seen and key not in self._base_seen:
+                self._seen.add(key)
+                self._count(kind, r.wall_time_s, len(r.dev_curve))
         training = _in_training(c)
         if training is not None and training.epochs_done and training.seconds > 0:
-            total = measured.setdefault(_cost_kind(c), [0.0, 0.0])
-            total[0] += training.seconds
-            total[1] += training.epochs_done
-    if not measured:
+            self._count(kind, training.seconds, training.epochs_done)
+
+    def _count(self, kind: tuple[object, object], seconds: float, epochs: float) -> None:
+        total = self.totals.setdefault(kind, [0.0, 0.0])
+        total[0] += seconds
+        total[1] += epochs
+
+    def copy(self) -> _EpochTimes:
+        """A copy to add to, leaving this one as it is."""
+        return _EpochTimes(self)
+
+
+def _time_left(times: _EpochTimes, left: Sequence[ConfigResult], spec: StudySpec, workers: int) -> float | None:
+    """The epochs left of ``left`` (the configurations queued or running) at ``times``' pace, over ``workers``."""
+    if not times.totals:
         return None
-    study_wide = [sum(t[0] for t in measured.values()), sum(t[1] for t in measured.values())]
-    left = 0.0
-    for c in results.configs:
-        if c.state in ("waiting", "running"):
-            seconds, epochs = measured.get(_cost_kind(c), study_wide)
-            seeds_left = max(0, len(c.seeds_planned) - len(c.finished_runs))
-            planned = _planned_epochs(c, results)
-            training = _in_training(c)
-            done = min(training.epochs_done, planned) if training is not None and seeds_left else 0
-            left += (seeds_left * planned - done) * seconds / epochs
-    if left <= 0:
+    study_wide = [sum(t[0] for t in times.totals.values()), sum(t[1] for t in times.totals.values())]
+    seconds_left = 0.0
+    for c in left:
+        seconds, epochs = times.totals.get(_cost_kind(c), study_wide)
+        seeds_left = max(0, len(c.seeds_planned) - len(c.finished_runs))
+        planned = _planned_epochs(c, spec)
+        training = _in_training(c)
+        done = min(training.epochs_done, planned) if training is not None and seeds_left else 0
+        seconds_left += (seeds_left * planned - done) * seconds / epochs
+    if seconds_left <= 0:
         return None
-    return left / (workers or max(1, results.count("running")))
+    return seconds_left / workers
 
 
 def _in_training(c: ConfigResult) -> SeedProgress | None:
@@ -71,11 +143,11 @@ def _cost_kind(c: ConfigResult) -> tuple[object, object]:
     return c.params.get("batch_size"), c.params.get("context_size")
 
 
-def _planned_epochs(c: ConfigResult, results: StudyResults) -> int:
+def _planned_epochs(c: ConfigResult, spec: StudySpec) -> int:
     """The configuration's epochs; for one not drawn yet, the most its space allows."""
     if "epochs" in c.params:
         return int(c.params["epochs"])
-    space = results.spec.space
+    space = spec.space
     domain = space.dimensions["epochs"] if isinstance(space, SampledSpace) else space.values("epochs")
     return int(domain.high if isinstance(domain, Range) else max(domain))  # type: ignore[arg-type]
 

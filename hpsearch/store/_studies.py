@@ -296,16 +296,30 @@ class StudyResults:
 def study_results(study: optuna.Study, spec: StudySpec) -> StudyResults:
     """One entry per configuration: its latest complete trial, else its latest trial of any state."""
     results = tuple(trial_result(t, spec) for t in study.get_trials(deepcopy=False))
+    return _by_config(study.study_name, spec, results, unfinished_creation(study))
+
+
+def live_trial_results(study: optuna.Study, spec: StudySpec) -> list[ConfigResult]:
+    """Every trial of the study as :func:`trial_result` gives it, in number order, as this process's view
+    of the study holds it (``hpsearch.store.study_view``).
+
+    For a worker that asks again and again (its live view's study ETA): each finished trial is read
+    and decoded once per process, and a call reads only what changed since the last.
+    """
+    from hpsearch.store._view import study_view
+
+    return study_view(study).derived(_LIVE_RESULTS, lambda t: trial_result(t, spec))
+
+
+_LIVE_RESULTS = "hpsearch.store.live_trial_results"  # a study's spec never changes: the key needs no spec
+
+
+def _by_config(name: str, spec: StudySpec, results: tuple[ConfigResult, ...], unfinished: int | None) -> StudyResults:
+    """``results`` (every trial, in number order) with the latest trial of each configuration chosen."""
     chosen: dict[str, ConfigResult] = {}
     for result in results:  # in trial-number order, so later trials win
         previous = chosen.get(result.name)
         if previous is None or result.state == "complete" or previous.state != "complete":
             chosen[result.name] = result
     ordered = sorted(chosen.values(), key=lambda c: c.trial_number or 0)
-    return StudyResults(
-        name=study.study_name,
-        spec=spec,
-        configs=tuple(ordered),
-        all_trials=results,
-        unfinished_create=unfinished_creation(study),
-    )
+    return StudyResults(name=name, spec=spec, configs=tuple(ordered), all_trials=results, unfinished_create=unfinished)

@@ -123,7 +123,11 @@ class StudyView:
             if kept is None or kept.generation < min(self._generation, self._log[0][0] - 1 if self._log else 0):
                 kept = self._kept[key, wanted] = self._build(kept, make, wanted)
             elif kept.generation < self._generation:
-                changed = {i for g, ids in self._log if g > kept.generation for i in ids}
+                changed: set[int] = set()
+                for generation, ids in reversed(self._log):
+                    if generation <= kept.generation:
+                        break
+                    changed.update(ids)
                 for trial_id in changed:
                     kept.patch(self._numbers[trial_id], self._trials.get(trial_id), make)
                 kept.generation = self._generation

@@ -19,6 +19,7 @@ import platform
 import socket
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hpsearch.errors import UsageError
-from hpsearch.results import eta_seconds
+from hpsearch.results import LiveEta
 from hpsearch.search import (
     Config,
     Rungs,
@@ -48,12 +49,12 @@ from hpsearch.store import (
     contained_trial_dir,
     encode_progress,
     encode_seed,
+    live_trial_results,
     reason_text,
     refresh_params,
     seed_attr_key,
     seed_dir,
     seed_results_from_attrs,
-    study_results,
     study_view,
     summary_attrs,
     with_retries,
@@ -227,7 +228,8 @@ def finished_curves(study: optuna.Study, exclude: int | None = None) -> list[Tri
 class _SeedReporter:
     """Tells others how far the seed in training is: stores its ``progress`` on the trial (``status``
     estimates the ETA from it) at most every ``PROGRESS_INTERVAL_S``, and once per seed, at its
-    first epoch's end, reads the study's ETA for the live view.
+    first epoch's end, reads the study's ETA for the live view (through the process's view of the
+    study: what changed since the last read, not the whole study).
 
     Both are advice: a failed write or read is logged and never fails the trial.
     """
@@ -265,11 +267,23 @@ class _SeedReporter:
 
     def _read_study_eta(self) -> None:
         try:
-            eta = with_retries(lambda: eta_seconds(study_results(self._trial.study, self._spec)), attempts=3)
+            study, spec = self._trial.study, self._spec
+            eta = with_retries(lambda: _live_eta(study, spec).seconds(live_trial_results(study, spec)), attempts=3)
         except Exception as e:  # noqa: BLE001
             log.warning("trial %d: could not read the study's ETA: %s: %s", self._trial.number, type(e).__name__, e)
             return
         self._progress.study_eta(eta)
+
+
+_LIVE_ETAS: weakref.WeakKeyDictionary[optuna.Study, LiveEta] = weakref.WeakKeyDictionary()
+
+
+def _live_eta(study: optuna.Study, spec: StudySpec) -> LiveEta:
+    """The process's study ETA of ``study``, kept as long as the ``Study`` object (a worker loads each once)."""
+    eta = _LIVE_ETAS.get(study)
+    if eta is None:
+        eta = _LIVE_ETAS[study] = LiveEta(spec)
+    return eta
 
 
 def _asking(schedule: TrialSchedule, inner: Callable[[int, float], None] | None) -> Callable[[int, float], None]:

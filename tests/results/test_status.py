@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
 from hpsearch.results import device_hours, eta_seconds, studies_table
@@ -189,3 +191,51 @@ def test_a_wide_study_keeps_every_score_readable_at_100_columns() -> None:
     for c in results.configs:
         assert pct(c.dev_mean) in text and all(pct(r.dev_f1) in text for r in c.runs)
         assert c.name.replace("-", "")[:12] in text.replace("\n", "").replace(" ", "").replace("-", "")
+
+
+# --- the worker's live ETA: eta_seconds kept incrementally -----------------------------------------
+
+_RUNS = {  # one stored run per configuration and seed: trials of one configuration share them, as retries do
+    (name, seed): SeedResult(seed=seed, dev_curve=(0.5,) * (1 + (ord(name) + seed) % 3), wall_time_s=10.0 * seed)
+    for name in "abc"
+    for seed in (1, 2)
+}
+
+
+@st.composite
+def _histories(draw: st.DrawFn) -> list[list[ConfigResult]]:
+    """A study's trials as a worker reads them over five reads: each trial appears queued, may run
+    (with some of its seeds stored and one in training), and may end, after which it never changes."""
+    n = draw(st.integers(1, 10))
+    appear = sorted(draw(st.lists(st.integers(0, 4), min_size=n, max_size=n)))
+    snapshots: list[list[ConfigResult]] = [[] for _ in range(5)]
+    for number, first in enumerate(appear):
+        name = draw(st.sampled_from("abc"))
+        runs = tuple(_RUNS[name, s] for s in draw(st.lists(st.sampled_from((1, 2)), unique=True, max_size=2)))
+        started = draw(st.integers(first, 5))
+        ended = draw(st.integers(started, 5))
+        final = draw(st.sampled_from(("complete", "failed", "pruned")))
+        params = {"batch_size": 4 if name == "a" else 8}  # a configuration's name tells its parameters
+        for step in range(first, 5):
+            if step >= ended:
+                state, stored, progress = final, runs, None
+            elif step >= started:
+                state, stored = "running", runs[: step - started]
+                progress = SeedProgress(seed=2, epochs_done=1, seconds=5.0) if step % 2 else None
+            else:
+                state, stored, progress = "waiting", runs[:1] if step % 2 else (), None
+            config = ConfigResult(name, (1, 2), stored, state, number, params, progress=progress)
+            snapshots[step].append(config)
+    return snapshots
+
+
+@settings(max_examples=200, deadline=None)
+@given(_histories())
+def test_the_live_eta_is_eta_seconds_at_every_read(history: list[list[ConfigResult]]) -> None:
+    from hpsearch.results import LiveEta
+    from hpsearch.store._studies import _by_config
+
+    live = LiveEta(SPEC)
+    for trials in history:
+        whole = eta_seconds(_by_config("s", SPEC, tuple(trials), None))
+        assert live.seconds(trials) == pytest.approx(whole)

@@ -274,3 +274,42 @@ def test_one_view_per_study_object_kept_while_it_lives(storage_url: str) -> None
 def test_only_rdb_storages_have_a_view() -> None:
     with pytest.raises(TypeError, match="RDBStorage"):
         StudyView(optuna.create_study())
+
+
+def test_live_eta_is_the_study_results_eta(storage_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hpsearch.store._studies as studies
+    from hpsearch.results import LiveEta, eta_seconds
+    from hpsearch.store import live_trial_results, study_results
+
+    spec = _spec(5)
+    create_study(spec, open_storage(storage_url), "s")
+    study = _open(storage_url)
+    live = LiveEta(spec)
+
+    def same() -> None:
+        whole = study_results(study, spec)
+        assert live_trial_results(study, spec) == list(whole.all_trials)
+        assert live.seconds(live_trial_results(study, spec)) == eta_seconds(whole)
+
+    same()
+    _finish(study, 0.7)
+    running = claim_next(study)
+    assert running is not None
+    running.set_user_attr(seed_attr_key(1), _seed(1))
+    same()
+    fail_trial(study, running, "boom")
+    requeue(study, study.get_trials(deepcopy=False)[running.number])  # the copy keeps seed 1
+    same()
+
+    # A finished trial is decoded once: later calls decode only the trials not finished.
+    decoded: list[int] = []
+    trial_result = studies.trial_result
+    monkeypatch.setattr(studies, "trial_result", lambda t, s: decoded.append(t.number) or trial_result(t, s))
+    live_trial_results(study, spec)
+    decoded.clear()
+    live_trial_results(study, spec)
+    assert decoded == []  # nothing changed since: nothing read, nothing decoded
+    finished = _finish(study, 0.6)
+    live_trial_results(study, spec)
+    assert decoded == [finished.number]
+    same()

@@ -283,7 +283,7 @@ def test_a_failed_progress_write_or_eta_read_never_fails_the_trial(
     def unreadable(*_args: object) -> None:
         raise RuntimeError("the study cannot be read")
 
-    monkeypatch.setattr("hpsearch.worker._trial.study_results", unreadable)
+    monkeypatch.setattr("hpsearch.worker._trial.live_trial_results", unreadable)
     progress = EtaSeen()
     with caplog.at_level(logging.WARNING, logger="hpsearch.worker"):
         outcome = run_seen(trial, spec, FakeTrainer(), tmp_path, progress)
