@@ -26,7 +26,8 @@ sizes taking turns trial by trial; the first two trials of each are warm-up. The
 (``paired``) is asked as in any trial (after each epoch but the last, and after each seed but the
 last) but its answer is ignored, so that every trial does the same work; its reads of the study are
 timed as "pruner reads", its own decisions apart. The note is rewritten after every trial (the worker
-does it at most once a minute, or for a new best). Printed: the median time per trial of each part,
+does it at most once a minute, or for a new best), and the study's ETA read at every seed's first
+epoch (the worker does it at most once a minute). Printed: the median time per trial of each part,
 side by side, and their ratio.
 
 Usage::
@@ -568,10 +569,13 @@ def bookkeeping(backend: str, sizes: list[int], measure: int) -> list[SizeRun]:
 
     import optuna
 
+    import hpsearch.worker._trial as trial_module
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.getLogger("hpsearch").setLevel(logging.WARNING)
     clock = Clock()
     install_clock(clock, ignore_rule=True)
+    trial_module.STUDY_ETA_INTERVAL_S = 0.0  # every seed reads the study's ETA, as the note is written every trial
     runs = []
     for size in sizes:
         folder = Path(tempfile.mkdtemp(prefix=f"scale-size-{backend}-{size}-"))

@@ -41,6 +41,7 @@ from hpsearch.store._queue import (
     record_heartbeat,
     refresh_params,
     requeue,
+    set_user_attrs,
     storage_id,
 )
 from hpsearch.store._record import (
@@ -205,6 +206,7 @@ __all__ = [
     "seed_dir",
     "seed_log_artifact_name",
     "seed_results_from_attrs",
+    "set_user_attrs",
     "storage_from_environment",
     "storage_id",
     "study_names",

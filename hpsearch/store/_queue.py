@@ -28,7 +28,7 @@ does not serve. ``tests/store/test_queue.py`` names, test by test, the Optuna be
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -132,6 +132,30 @@ def _rdb_backend(study: optuna.Study) -> optuna.storages.RDBStorage:
     if not isinstance(storage, optuna.storages.RDBStorage):
         raise TypeError(f"hpsearch workers need an RDBStorage, but got {type(storage).__name__}.")
     return storage
+
+
+def set_user_attrs(trial: optuna.Trial, attrs: Mapping[str, Any]) -> None:
+    """``trial.set_user_attr(key, value)`` for each item, in one transaction.
+
+    Optuna commits each attribute on its own: a worker storing ten of them at a trial's end costs ten
+    commits (ten WAL flushes on PostgreSQL). Like ``set_user_attr``, refuses a finished trial
+    (``UpdateFinishedTrialError``), and writes nothing then. Safe to run again.
+    """
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    storage = _rdb_backend(trial.study)
+    with _create_scoped_session(storage.scoped_session, True) as session:
+        for key, value in attrs.items():
+            # Private: the body of RDBStorage.set_trial_user_attr (checks the trial is not finished, then
+            # upserts), without its commit; a Trial keeps its id in _trial_id only.
+            storage._set_trial_attr_without_commit(
+                session,
+                models.TrialUserAttributeModel,
+                trial._trial_id,  # type: ignore[attr-defined]
+                key,
+                value,
+            )
 
 
 def count_running(study: optuna.Study) -> int:
@@ -375,15 +399,17 @@ class TrialTable:
         # ids in one query, nor states without the attributes. A study keeps its id in _study_id only.
         self._storage = _rdb_backend(study)
         self._study_id: int = study._study_id
+        self._distributions: dict[str, optuna.distributions.BaseDistribution] = {}  # by JSON; shared, never changed
 
     def changes(
-        self, after_id: int, choose: Callable[[list[TrialRow]], Collection[int]]
+        self, after_id: int, choose: Callable[[list[TrialRow]], Collection[int]], *, from_id: int = 0
     ) -> tuple[list[TrialRow], dict[int, FrozenTrial]]:
-        """Scan the study's unfinished trials and those with ids above ``after_id``, then read the trials
-        ``choose`` picks from the scan, in one transaction.
+        """Scan the study's unfinished trials with ids from ``from_id`` on and those with ids above ``after_id``,
+        then read the trials ``choose`` picks from the scan, in one transaction.
 
         The scan selects ids, states and, for WAITING trials, the count and the sum of the row ids of their user
-        attributes: its cost grows with the trials queued and running, not with those finished.
+        attributes: its cost grows with the trials queued and running, not with those finished (``from_id``
+        lets the database skip the finished trials below the lowest unfinished one on the primary key).
 
         Returns:
             The scan, and the trials read by trial id (ids no longer stored are missing).
@@ -407,6 +433,7 @@ class TrialTable:
             sqlalchemy.case((waiting, sqlalchemy.func.coalesce(ids, 0)), else_=0),
         ).where(
             trial.study_id == self._study_id,
+            trial.trial_id >= from_id,
             sqlalchemy.or_(trial.state.in_((TrialState.RUNNING, TrialState.WAITING)), trial.trial_id > after_id),
         )
         with _create_scoped_session(self._storage.scoped_session) as session:
@@ -415,9 +442,50 @@ class TrialTable:
             read: dict[int, FrozenTrial] = {}
             for start in range(0, len(ids), self.READ_BATCH):
                 for model in self._query(session, ids[start : start + self.READ_BATCH]):
-                    # Private: RDBStorage builds a FrozenTrial from its row so (get_trial, _get_trials).
-                    read[model.trial_id] = self._storage._build_frozen_trial_from_trial_model(model)
+                    read[model.trial_id] = self._frozen_trial(model)
         return rows, read
+
+    def _frozen_trial(self, model: Any) -> FrozenTrial:
+        """The trial's FrozenTrial as ``RDBStorage._build_frozen_trial_from_trial_model`` builds it, with each
+        distribution parsed once per table, not twice per parameter of every trial: a grid's categorical holds
+        every value of its dimension, and parsing it was most of what reading a queued grid trial cost."""
+        from optuna.storages._rdb import models
+        from optuna.trial import FrozenTrial
+
+        values: list[float] | None = None
+        if model.values:
+            values = [0.0] * len(model.values)
+            for value in model.values:  # Private: how Optuna stores infinities (and NaN) in a float column
+                values[value.objective] = models.TrialValueModel.stored_repr_to_value(value.value, value.value_type)
+        params = sorted(model.params, key=lambda p: p.param_id)
+        found = {p.param_name: self._distribution(p.distribution_json) for p in params}
+        return FrozenTrial(
+            number=model.number,
+            state=model.state,
+            value=None,
+            values=values,
+            datetime_start=model.datetime_start,
+            datetime_complete=model.datetime_complete,
+            params={p.param_name: found[p.param_name].to_external_repr(p.param_value) for p in params},
+            distributions=found,
+            user_attrs={a.key: json.loads(a.value_json) for a in model.user_attributes},
+            system_attrs={a.key: json.loads(a.value_json) for a in model.system_attributes},
+            intermediate_values={
+                v.step: models.TrialIntermediateValueModel.stored_repr_to_intermediate_value(
+                    v.intermediate_value, v.intermediate_value_type
+                )
+                for v in model.intermediate_values
+            },
+            trial_id=model.trial_id,
+        )
+
+    def _distribution(self, text: str) -> optuna.distributions.BaseDistribution:
+        found = self._distributions.get(text)
+        if found is None:
+            from optuna.distributions import json_to_distribution
+
+            found = self._distributions[text] = json_to_distribution(text)
+        return found
 
     @staticmethod
     def _query(session: sqlalchemy.orm.Session, ids: Sequence[int]) -> list[Any]:

@@ -56,6 +56,11 @@ class StudyView:
     LOG = 1024
     """Refreshes whose changes are remembered; a list not asked for during as many is rebuilt (from what it kept)."""
 
+    ID_MARGIN = 256
+    """A scan skips the trials with ids this far below the lowest unfinished one it knows (they are finished), so that
+    it steps over no finished trials but the last few; the margin still finds a queued trial that committed late
+    (PostgreSQL: a trial id is taken at insert, so an insert may commit after one with a higher id)."""
+
     def __init__(self, study: optuna.Study) -> None:
         self._table = TrialTable(study)
         self._lock = threading.RLock()
@@ -76,7 +81,8 @@ class StudyView:
                 asked[:] = self._to_read(rows)
                 return asked
 
-            rows, read = self._table.changes(self._after, choose)
+            lowest = min([*self._unfinished, self._after + 1])
+            rows, read = self._table.changes(self._after, choose, from_id=max(0, lowest - self.ID_MARGIN))
             for trial_id in asked:
                 if trial_id in read:
                     self._trials[trial_id] = read[trial_id]

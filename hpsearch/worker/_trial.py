@@ -55,6 +55,7 @@ from hpsearch.store import (
     seed_attr_key,
     seed_dir,
     seed_results_from_attrs,
+    set_user_attrs,
     study_view,
     summary_attrs,
     with_retries,
@@ -73,6 +74,10 @@ log = logging.getLogger("hpsearch.worker")
 
 PROGRESS_INTERVAL_S = 60.0
 """Seconds between two writes of a seed's ``progress``, at epochs' ends; a trial's first epoch writes at once."""
+
+STUDY_ETA_INTERVAL_S = 60.0
+"""Seconds between two reads of a study's ETA by one process (at a seed's first epoch's end); the live
+view counts the last one down meanwhile."""
 
 
 class TrialPaused(Exception):  # noqa: N818 (an outcome, like optuna.TrialPruned)
@@ -122,10 +127,8 @@ def run_trial(
         run_root = contained_trial_dir(output_dir, trial.study.study_name, trial.number, config.name)
     except UsageError as e:  # an older study's odd name: no trial of it can run here
         raise WorkerFaultError(str(e)) from None
-    with_retries(trial.set_user_attr, CONFIG_ATTR, config.name)
-    with_retries(trial.set_user_attr, RUN_DIR_ATTR, str(run_root.resolve()))
-    for key, value in worker_attrs(os.environ, socket.gethostname(), os.getpid()).items():
-        with_retries(trial.set_user_attr, key, value)
+    where = worker_attrs(os.environ, socket.gethostname(), os.getpid())
+    with_retries(set_user_attrs, trial, {CONFIG_ATTR: config.name, RUN_DIR_ATTR: str(run_root.resolve()), **where})
     progress.trial_started(trial.study.study_name, trial.number, config, len(spec.seeds))
 
     stored = seed_results_from_attrs(trial.user_attrs)
@@ -170,10 +173,7 @@ def run_trial(
         if reason is not None:
             _prune(trial, reason)
 
-    attrs = summary_attrs(runs, spec.seeds)
-    attrs[VERSIONS_ATTR] = versions()
-    for key, value in attrs.items():
-        with_retries(trial.set_user_attr, key, value)
+    with_retries(set_user_attrs, trial, {**summary_attrs(runs, spec.seeds), VERSIONS_ATTR: versions()})
     dev = [r.dev_f1 for r in runs]
     return TrialOutcome(value=mean(dev), runs=tuple(runs))
 
@@ -227,9 +227,9 @@ def finished_curves(study: optuna.Study, exclude: int | None = None) -> list[Tri
 
 class _SeedReporter:
     """Tells others how far the seed in training is: stores its ``progress`` on the trial (``status``
-    estimates the ETA from it) at most every ``PROGRESS_INTERVAL_S``, and once per seed, at its
-    first epoch's end, reads the study's ETA for the live view (through the process's view of the
-    study: what changed since the last read, not the whole study).
+    estimates the ETA from it) at most every ``PROGRESS_INTERVAL_S``, and at a seed's first epoch's end
+    reads the study's ETA for the live view, at most every ``STUDY_ETA_INTERVAL_S`` per study and
+    process (through the process's view of the study: what changed since the last read).
 
     Both are advice: a failed write or read is logged and never fails the trial.
     """
@@ -266,24 +266,36 @@ class _SeedReporter:
             log.warning("trial %d: could not store its progress: %s: %s", self._trial.number, type(e).__name__, e)
 
     def _read_study_eta(self) -> None:
+        study, spec = self._trial.study, self._spec
+        live = _live_eta(study, spec)
+        now = time.monotonic()
+        if now - live.read_at < STUDY_ETA_INTERVAL_S:
+            return
+        live.read_at = now
         try:
-            study, spec = self._trial.study, self._spec
-            eta = with_retries(lambda: _live_eta(study, spec).seconds(live_trial_results(study, spec)), attempts=3)
+            eta = with_retries(lambda: live.eta.seconds(live_trial_results(study, spec)), attempts=3)
         except Exception as e:  # noqa: BLE001
             log.warning("trial %d: could not read the study's ETA: %s: %s", self._trial.number, type(e).__name__, e)
             return
         self._progress.study_eta(eta)
 
 
-_LIVE_ETAS: weakref.WeakKeyDictionary[optuna.Study, LiveEta] = weakref.WeakKeyDictionary()
+@dataclass
+class _LiveStudyEta:
+    eta: LiveEta
+    read_at: float = -math.inf
 
 
-def _live_eta(study: optuna.Study, spec: StudySpec) -> LiveEta:
-    """The process's study ETA of ``study``, kept as long as the ``Study`` object (a worker loads each once)."""
-    eta = _LIVE_ETAS.get(study)
-    if eta is None:
-        eta = _LIVE_ETAS[study] = LiveEta(spec)
-    return eta
+_LIVE_ETAS: weakref.WeakKeyDictionary[optuna.Study, _LiveStudyEta] = weakref.WeakKeyDictionary()
+
+
+def _live_eta(study: optuna.Study, spec: StudySpec) -> _LiveStudyEta:
+    """The process's study ETA of ``study`` and when it was last read, kept as long as the ``Study``
+    object (a worker loads each study once)."""
+    live = _LIVE_ETAS.get(study)
+    if live is None:
+        live = _LIVE_ETAS[study] = _LiveStudyEta(LiveEta(spec))
+    return live
 
 
 def _asking(schedule: TrialSchedule, inner: Callable[[int, float], None] | None) -> Callable[[int, float], None]:

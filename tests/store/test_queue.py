@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import optuna
+import pytest
 import sqlalchemy
 from optuna.trial import TrialState
 
@@ -38,7 +39,9 @@ from hpsearch.store import (
     refresh_params,
     requeue,
     seed_attr_key,
+    set_user_attrs,
 )
+from hpsearch.store._queue import _rdb_backend
 
 GRACE = 60  # seconds; stale trials are made by back-dating their heartbeat, not by waiting
 LONG_AGO = datetime(2000, 1, 1)
@@ -342,6 +345,28 @@ def test_storage_get_trial_frozen_trial_sees_another_workers_write(storage_url: 
     other._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
     stored = frozen_trial(trial)
     assert stored.state == TrialState.FAIL and stored.user_attrs["note"] == "from elsewhere"
+
+
+def test_set_trial_attr_without_commit_stores_many_attributes_in_one_commit(storage_url: str) -> None:
+    study = _study(storage_url)
+    trial = claim_next(study)
+    assert trial is not None
+    trial.set_user_attr("a", 0)
+    commits: list[object] = []
+    sqlalchemy.event.listen(_rdb_backend(study).engine, "commit", commits.append)
+    set_user_attrs(trial, {"a": 1, "b": [1, 2], "c": {"x": None}})
+    assert len(commits) == 1
+    assert {k: v for k, v in _open(storage_url).trials[0].user_attrs.items() if k in "abc"} == {
+        "a": 1,
+        "b": [1, 2],
+        "c": {"x": None},
+    }
+
+    study.tell(trial, 0.5)
+    with pytest.raises(optuna.exceptions.UpdateFinishedTrialError):
+        set_user_attrs(trial, {"d": 1, "a": 2})
+    stored = _open(storage_url).trials[0].user_attrs
+    assert "d" not in stored and stored["a"] == 1
 
 
 # --- study artifacts: optuna.artifacts._upload.ARTIFACTS_ATTR_PREFIX, set_study_system_attr ----------

@@ -255,9 +255,11 @@ class StatusWatcher(FakeTrainer):
         return super().train(spec, config, seed, out_dir, RunHooks(stop=hooks.stop, on_epoch=on_epoch))
 
 
+@pytest.mark.parametrize("interval", [0.0, 60.0])
 def test_status_and_the_live_view_have_the_studys_eta_once_the_first_epoch_ended(
-    tmp_path: Path, storage_url: str
+    tmp_path: Path, storage_url: str, monkeypatch: pytest.MonkeyPatch, interval: float
 ) -> None:
+    monkeypatch.setattr("hpsearch.worker._trial.STUDY_ETA_INTERVAL_S", interval)
     trial, spec = claim(storage_url, spec_of(n_configs=2, seeds=(1, 2, 3), epochs=3))
     trainer = StatusWatcher(storage_url, seconds=0.3)
     progress = EtaSeen()
@@ -268,8 +270,9 @@ def test_status_and_the_live_view_have_the_studys_eta_once_the_first_epoch_ended
     assert (seed, epochs) == (1, 1) and stored is not None and (stored.seed, stored.epochs_done) == (1, 1)
     # One epoch measured; left: 8 epochs of this trial and 9 of the queued one, over one running worker.
     assert eta == pytest.approx((8 + 9) * stored.seconds)
-    # The live view got the same estimate at that moment, then once per seed (at its first epoch's end).
-    assert len(progress.etas) == 3 and progress.etas[0] == pytest.approx(eta)
+    # The live view got the same estimate at that moment, then at each seed's first epoch's end, at
+    # most once a minute (the trial takes 3 s).
+    assert len(progress.etas) == (3 if interval == 0 else 1) and progress.etas[0] == pytest.approx(eta)
     assert all(e is not None and e > 0 for e in progress.etas)
     assert all(e is not None for _, _, e, _ in trainer.seen[1:])
 
@@ -284,6 +287,7 @@ def test_a_failed_progress_write_or_eta_read_never_fails_the_trial(
         raise RuntimeError("the study cannot be read")
 
     monkeypatch.setattr("hpsearch.worker._trial.live_trial_results", unreadable)
+    monkeypatch.setattr("hpsearch.worker._trial.STUDY_ETA_INTERVAL_S", 0.0)
     progress = EtaSeen()
     with caplog.at_level(logging.WARNING, logger="hpsearch.worker"):
         outcome = run_seen(trial, spec, FakeTrainer(), tmp_path, progress)
