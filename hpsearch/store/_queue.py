@@ -156,6 +156,8 @@ def set_user_attrs(trial: optuna.Trial, attrs: Mapping[str, Any]) -> None:
                 key,
                 value,
             )
+    # Private: Trial.set_user_attr also updates the trial's cached FrozenTrial, which trial.user_attrs reads.
+    trial._cached_frozen_trial.user_attrs.update(attrs)  # type: ignore[attr-defined]
 
 
 def count_running(study: optuna.Study) -> int:

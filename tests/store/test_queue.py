@@ -356,6 +356,7 @@ def test_set_trial_attr_without_commit_stores_many_attributes_in_one_commit(stor
     sqlalchemy.event.listen(_rdb_backend(study).engine, "commit", commits.append)
     set_user_attrs(trial, {"a": 1, "b": [1, 2], "c": {"x": None}})
     assert len(commits) == 1
+    assert {k: v for k, v in trial.user_attrs.items() if k in "abc"} == {"a": 1, "b": [1, 2], "c": {"x": None}}
     assert {k: v for k, v in _open(storage_url).trials[0].user_attrs.items() if k in "abc"} == {
         "a": 1,
         "b": [1, 2],
