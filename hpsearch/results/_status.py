@@ -37,8 +37,9 @@ def eta_seconds(results: StudyResults, workers: int | None = None) -> float | No
 class LiveEta:
     """:func:`eta_seconds` of one study, asked again and again by a worker (its live view's study ETA).
 
-    A finished trial's runs are counted once, when first seen; a call then costs the trials queued
-    and running, not those finished. Gives what ``eta_seconds(study_results(...))`` gives.
+    A finished trial's runs are counted once, when first seen; a later call steps over it with one set
+    lookup and otherwise costs what the trials queued and running cost. Gives what
+    ``eta_seconds(study_results(...))`` gives.
 
     Example:
         >>> eta = LiveEta(spec)  # doctest: +SKIP
@@ -49,7 +50,7 @@ class LiveEta:
     def __init__(self, spec: StudySpec) -> None:
         self._spec = spec
         self._finished = _EpochTimes()
-        self._counted: set[int] = set()  # numbers of the finished trials in _finished
+        self._counted: set[int | None] = set()  # numbers of the finished trials in _finished
         self._latest: dict[str, int] = {}  # configuration name -> its latest finished trial's number
         self._complete: set[str] = set()  # names with a complete finished trial
 
@@ -58,7 +59,7 @@ class LiveEta:
         unfinished = [c for c in trials if c.state in _UNFINISHED]
         for c in trials:
             if c.state not in _UNFINISHED and c.trial_number not in self._counted:
-                self._counted.add(c.trial_number if c.trial_number is not None else -1)
+                self._counted.add(c.trial_number)
                 self._finished.add(c)
                 self._latest[c.name] = max(self._latest.get(c.name, -1), c.trial_number or 0)
                 if c.state == "complete":
@@ -109,7 +110,7 @@ class _EpochTimes:
         total[1] += epochs
 
     def copy(self) -> _EpochTimes:
-        """A copy to add to, leaving this one as it is."""
+        """A copy to add to, leaving this one (made without a base) as it is."""
         return _EpochTimes(self)
 
 
