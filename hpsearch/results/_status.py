@@ -56,9 +56,11 @@ class LiveEta:
 
     def seconds(self, trials: Sequence[ConfigResult]) -> float | None:
         """The study's remaining time; ``trials``: all of its trials, in number order."""
-        unfinished = [c for c in trials if c.state in _UNFINISHED]
+        unfinished = []
         for c in trials:
-            if c.state not in _UNFINISHED and c.trial_number not in self._counted:
+            if c.state in _UNFINISHED:
+                unfinished.append(c)
+            elif c.trial_number not in self._counted:
                 self._counted.add(c.trial_number)
                 self._finished.add(c)
                 self._latest[c.name] = max(self._latest.get(c.name, -1), c.trial_number or 0)

@@ -118,12 +118,18 @@ def test_the_view_holds_every_trial_as_the_study_does(storage_url: str) -> None:
     assert _summary(view.trials(some)) == _summary(study.get_trials(deepcopy=False, states=some))
 
 
-def test_a_finished_trial_is_read_once(storage_url: str) -> None:
-    create_study(_spec(4), open_storage(storage_url), "s")
-    study = _open(storage_url)
+def _done_and_running(url: str, n: int) -> tuple[optuna.Study, optuna.Trial, optuna.Trial]:
+    """A study of ``n`` queued trials, the first completed and the second running."""
+    create_study(_spec(n), open_storage(url), "s")
+    study = _open(url)
     done = _finish(study)
     running = claim_next(study)
     assert running is not None
+    return study, done, running
+
+
+def test_a_finished_trial_is_read_once(storage_url: str) -> None:
+    study, done, running = _done_and_running(storage_url, 4)
     view = StudyView(study)
     assert {t.number: t.user_attrs["config"] for t in view.trials()}[done.number].startswith("wsFalse")
 
@@ -243,11 +249,7 @@ def test_a_requeued_copy_with_seeds_is_returned_while_waiting(storage_url: str) 
 
 
 def test_derived_values_are_made_once_per_read(storage_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    create_study(_spec(3), open_storage(storage_url), "s")
-    study = _open(storage_url)
-    done = _finish(study)
-    running = claim_next(study)
-    assert running is not None
+    study, done, running = _done_and_running(storage_url, 3)
     view = StudyView(study)
     made: list[int] = []
 
